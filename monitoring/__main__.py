@@ -1,0 +1,3 @@
+from monitoring.cli import main
+
+main(prog_name="ionmon")

@@ -1,0 +1,234 @@
+"""The metric catalog: the only place a metric is spelled.
+
+Each metric has an id, a title, a unit, a group, an optional target (its SLO), the
+direction that is good, and one expression that yields both its PromQL and its
+derivation from scraped samples. Everything else refers to metrics by id.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from monitoring.expr import (
+    Add,
+    Agg,
+    Div,
+    Expr,
+    Gauge,
+    HistogramQuantile,
+    Rate,
+    Scale,
+    Selector,
+    Snapshot,
+    m,
+)
+
+Direction = Literal["up", "down", "both"]
+UNITS = ("ms", "s", "%", "req/s", "per s", "count", "MB", "cores", "regions")
+GROUPS = ("latency", "traffic", "cache", "database", "resources")
+REGIONS = ("us", "eu", "asia")
+
+
+@dataclass(frozen=True)
+class Target:
+    """The objective a metric is held to: ``value op target`` is good."""
+
+    op: Literal["<", "<=", ">", ">="]
+    value: float
+
+    def met(self, value: float) -> bool:
+        return {
+            "<": value < self.value,
+            "<=": value <= self.value,
+            ">": value > self.value,
+            ">=": value >= self.value,
+        }[self.op]
+
+    def __str__(self) -> str:
+        return f"{self.op} {self.value:g}"
+
+
+@dataclass(frozen=True)
+class Metric:
+    id: str
+    title: str
+    unit: str
+    group: str
+    good: Direction  # which way is better: "down" for latency, "up" for hit rates
+    expr: Expr
+    description: str
+    target: Target | None = None
+
+    def __post_init__(self) -> None:
+        if self.unit not in UNITS:
+            raise ValueError(f"metric {self.id}: unknown unit {self.unit!r} (known: {UNITS})")
+        if self.group not in GROUPS:
+            raise ValueError(f"metric {self.id}: unknown group {self.group!r} (known: {GROUPS})")
+
+    def promql(self, window: str = "5m") -> str:
+        return self.expr.promql(window)
+
+    def derive(self, prev: Snapshot, cur: Snapshot) -> float | None:
+        """This metric's value over the interval between two scrapes; None without data."""
+        vector = self.expr.evaluate(prev, cur)
+        if not vector:
+            return None
+        value = next(iter(vector.values())) if len(vector) == 1 else math.nan
+        return None if math.isnan(value) else value
+
+
+# --- building blocks over the engine's raw series --------------------------------
+
+def _sel(name: str, **eq: str) -> Selector:
+    return Selector(name, tuple(m(k, "=", v) for k, v in eq.items()))
+
+
+def _latency(q: float, region: str | None = None) -> Expr:
+    sel = _sel("ion_http_request_duration_seconds", **({"region": region} if region else {}))
+    return Scale(HistogramQuantile(q, sel), 1000)
+
+
+def _sum_rate(name: str, *matchers) -> Expr:
+    return Agg("sum", Rate(Selector(name, tuple(matchers))))
+
+
+def _hits(tier: str) -> Expr:
+    return _sum_rate("ion_cache_hits_total", m("tier", "=", tier))
+
+
+def _lookups(tier: str) -> Expr:
+    return Add(_hits(tier), _sum_rate("ion_cache_misses_total", m("tier", "=", tier)))
+
+
+_REQUESTS = _sum_rate("ion_http_requests_total")
+_SERVER_ERRORS = _sum_rate("ion_http_requests_total", m("code", "=~", "5.."))
+_EDGE_ALL = _sum_rate("ion_edge_requests_total")
+_EDGE_FAILED = _sum_rate("ion_edge_requests_total", m("code", "=~", "5.."))
+
+
+def _metrics() -> list[Metric]:
+    lat = [
+        Metric("latency_p50", "Latency p50", "ms", "latency", "down", _latency(0.50),
+               "Median request latency over all regions.", Target("<", 25)),
+        Metric("latency_p95", "Latency p95", "ms", "latency", "down", _latency(0.95),
+               "95th percentile request latency over all regions.", Target("<", 50)),
+        Metric("latency_p99", "Latency p99", "ms", "latency", "down", _latency(0.99),
+               "99th percentile request latency over all regions.", Target("<", 100)),
+    ]
+    lat += [
+        Metric(f"latency_p95_{r}", f"Latency p95 {r.upper()}", "ms", "latency", "down",
+               _latency(0.95, r), f"95th percentile request latency in region {r}.",
+               Target("<", 50 if r != "asia" else 60))
+        for r in REGIONS
+    ]
+    traffic = [
+        Metric("request_rate", "Request rate", "req/s", "traffic", "both", _REQUESTS,
+               "Requests per second served by all regions."),
+        Metric("error_rate", "Error rate", "%", "traffic", "down",
+               Scale(Div(_SERVER_ERRORS, _REQUESTS), 100),
+               "Share of requests answered with a 5xx by the regions.", Target("<", 0.5)),
+        Metric("availability", "Availability", "%", "traffic", "up",
+               Scale(Div(_EDGE_FAILED, _EDGE_ALL), 100, complement=True),
+               "Share of requests at the edge answered without a 5xx, "
+               "counting requests to a region that is down.", Target(">=", 99.95)),
+        Metric("builder_error_rate", "Worst builder error rate", "%", "traffic", "down",
+               Scale(Agg("max", Div(
+                   Agg("sum", Rate(Selector("ion_builder_errors_total")), ("builder",)),
+                   Agg("sum", Rate(Selector("ion_builder_calls_total")), ("builder",)),
+               )), 100),
+               "Error rate of the prompt builder that fails most.", Target("<", 1)),
+        Metric("concurrency", "Requests in flight (avg)", "count", "traffic", "down",
+               _sum_rate("ion_http_request_duration_seconds_sum"),
+               "Average requests in flight (Little's law: rate of busy seconds)."),
+    ]
+    cache = [
+        Metric("l1_hit_rate", "L1 hit rate", "%", "cache", "up",
+               Scale(Div(_hits("l1"), _lookups("l1")), 100),
+               "Share of lookups answered by the in-process L1 cache.", Target(">=", 40)),
+        Metric("l2_hit_rate", "L2 hit rate", "%", "cache", "up",
+               Scale(Div(_hits("l2"), _lookups("l2")), 100),
+               "Share of L1 misses answered by the shared L2 cache.", Target(">=", 60)),
+        Metric("cache_hit_rate", "Combined hit rate", "%", "cache", "up",
+               Scale(Div(Add(_hits("l1"), _hits("l2")), _lookups("l1")), 100),
+               "Share of lookups answered by either cache tier.", Target(">=", 80)),
+        Metric("l1_items", "L1 items", "count", "cache", "up",
+               Agg("sum", Gauge(_sel("ion_cache_items", tier="l1"))),
+               "Entries held in L1 over all regions."),
+        Metric("cache_evictions", "Cache evictions", "per s", "cache", "down",
+               _sum_rate("ion_cache_evictions_total"),
+               "Entries evicted per second by size limit, all tiers."),
+    ]
+    database = [
+        Metric("db_query_p95", "DB query p95", "ms", "database", "down",
+               Scale(HistogramQuantile(0.95, Selector("ion_db_query_duration_seconds")), 1000),
+               "95th percentile database query time.", Target("<", 5)),
+        Metric("db_pool_utilisation", "DB pool utilisation", "%", "database", "down",
+               Scale(Div(_sum_rate("ion_db_pool_busy_seconds_total"),
+                         Agg("sum", Gauge(Selector("ion_db_pool_size")))), 100),
+               "Average share of pooled connections checked out.", Target("<", 80)),
+        Metric("db_slow_queries", "Slow queries", "per s", "database", "down",
+               _sum_rate("ion_db_slow_queries_total"),
+               "Queries per second slower than the configured slow-query time."),
+    ]
+    database += [
+        Metric(f"replication_lag_{r}", f"Replication lag {r.upper()}", "ms", "database", "down",
+               Scale(Agg("max", Gauge(_sel("ion_db_replication_lag_seconds", region=r))), 1000),
+               f"How far the {r} replica's data is behind the primary.", Target("<", 100))
+        for r in REGIONS[1:]
+    ]
+    resources = [
+        Metric("cpu_usage", "Engine CPU", "cores", "resources", "down",
+               _sum_rate("ion_cpu_seconds_total"),
+               "CPU time spent handling requests per second of service time."),
+        Metric("memory_rss", "Memory RSS", "MB", "resources", "down",
+               Scale(Agg("max", Gauge(Selector("process_resident_memory_bytes"))), 1 / 2**20),
+               "Resident memory of the engine process."),
+        Metric("regions_up", "Regions up", "regions", "resources", "up",
+               Agg("sum", Gauge(Selector("up", (m("target", "=~", "|".join(REGIONS)),)))),
+               "Regions whose metrics endpoint answered the last scrape.", Target(">=", 3)),
+        Metric("l2_memory", "L2 memory", "MB", "resources", "down",
+               Scale(Agg("sum", Gauge(_sel("ion_cache_memory_bytes", tier="l2"))), 1 / 2**20),
+               "Memory held by the shared L2 cache."),
+    ]
+    return lat + traffic + cache + database + resources
+
+
+def _build() -> Mapping[str, Metric]:
+    metrics = _metrics()
+    by_id: dict[str, Metric] = {}
+    for metric in metrics:
+        if metric.id in by_id:
+            raise ValueError(f"duplicate metric id {metric.id!r} in the catalog")
+        by_id[metric.id] = metric
+    return by_id
+
+
+CATALOG: Mapping[str, Metric] = _build()
+
+
+def get(metric_id: str) -> Metric:
+    try:
+        return CATALOG[metric_id]
+    except KeyError:
+        known = ", ".join(CATALOG)
+        raise KeyError(f"unknown metric {metric_id!r}; known metrics: {known}") from None
+
+
+def by_group() -> dict[str, list[Metric]]:
+    out: dict[str, list[Metric]] = {g: [] for g in GROUPS}
+    for metric in CATALOG.values():
+        out[metric.group].append(metric)
+    return out
+
+
+def derive_all(prev: Snapshot, cur: Snapshot) -> dict[str, float]:
+    """Every catalog metric that has data over the interval (prev, cur]."""
+    out = {}
+    for metric in CATALOG.values():
+        value = metric.derive(prev, cur)
+        if value is not None:
+            out[metric.id] = value
+    return out

@@ -1,0 +1,36 @@
+"""Shared pieces of every ``ionmon`` command: the context and how errors are shown."""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+
+import click
+
+from monitoring.config import Config, ConfigError, load_config
+
+
+class Context:
+    """What every command needs: the configuration, loaded once and on first use."""
+
+    def __init__(self, config_path: str | None) -> None:
+        self.config_path = config_path
+        self._config: Config | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            try:
+                self._config = load_config(self.config_path)
+            except ConfigError as exc:
+                fail(str(exc), code=2)
+        return self._config
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print ``error: message`` to stderr and exit (2 for bad input, 1 for failures)."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)

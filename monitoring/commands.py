@@ -1,0 +1,171 @@
+"""The core commands: backfill, scrape, query, metrics, serve."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+
+import click
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from monitoring import catalog
+from monitoring.cliutil import Context, fail, pass_ctx
+from monitoring.clock import WallClock
+from monitoring.durations import parse_duration
+from monitoring.groundtruth import FaultLog
+from monitoring.store.base import StoreError
+from monitoring.store.factory import open_store
+from monitoring.timerange import fmt_ts, parse_instant, resolve_range, week_start
+
+
+def _progress(console: Console, enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
+        console=console, disable=not enabled, transient=False,
+    )
+
+
+@click.command()
+@click.option("--days", type=click.IntRange(1, 56), default=None,
+              help="Days to model (default: backfill.days in config).")
+@click.option("--end", "end_text", default=None,
+              help="Where the backfill ends, a date (default: this week's Monday 00:00 UTC, "
+                   "so the backfill covers the last complete weeks).")
+@click.option("--replace", is_flag=True, help="Rebuild a range that already holds data.")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+@pass_ctx
+def backfill(ctx: Context, days: int | None, end_text: str | None, replace: bool,
+             progress: bool) -> None:
+    """Drive the real engine through modelled weeks and fill the store, minute by minute."""
+    from monitoring.backfill import prepare_range, run_backfill
+    from monitoring.store.sqlite import SQLiteStore
+
+    config = ctx.config
+    if config.store.backend != "sqlite":
+        fail("backfill writes the embedded store: set store.backend to sqlite "
+             "(load a backfill into Prometheus with 'ionmon export openmetrics')", 2)
+    days = days or config.backfill.days
+    try:
+        end = week_start(parse_instant(end_text)) if end_text else week_start(time.time())
+    except ValueError as exc:
+        fail(f"--end: {exc}", 2)
+    start = end - days * 86400
+    store = SQLiteStore(config.store.path, retention_s=None)
+    faultlog = FaultLog(config.store.path)
+    console = Console(stderr=True)
+    try:
+        prepare_range(store, faultlog, start, end, replace)
+    except StoreError as exc:
+        fail(str(exc), 2)
+    began = time.perf_counter()
+    with _progress(console, progress) as bar:
+        task = bar.add_task(f"backfill {fmt_ts(start)} → {fmt_ts(end)}",
+                            total=days * 1440, rate="")
+
+        def on_minute(done: int, total: int) -> None:
+            if done % 60 == 0 or done == total:
+                wall = time.perf_counter() - began
+                bar.update(task, completed=done,
+                           rate=f"{done * 60 / max(wall, 1e-9):,.0f} virtual s/s")
+
+        summary = run_backfill(config, store, faultlog, start, days, on_minute)
+    wall = time.perf_counter() - began
+    stats = store.stats()
+    store.close()
+    faultlog.close()
+    console.print(
+        f"backfilled {summary.minutes} minutes ({fmt_ts(start)} → {fmt_ts(end)} UTC) in "
+        f"{wall:.1f} s wall ({summary.minutes * 60 / wall:,.0f} virtual s per wall s): "
+        f"{summary.requests:,} requests, {summary.points:,} points for "
+        f"{len(summary.metrics_seen)} metrics, {len(summary.faults)} faults injected; "
+        f"store {config.store.path}: {stats['bytes'] / max(stats['samples'], 1):.2f} bytes/sample"
+    )
+
+
+def _format_value(value: float) -> str:
+    if math.isnan(value):
+        return "—"
+    return f"{value:,.3f}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
+@click.command()
+@click.argument("metric_id")
+@click.option("--range", "range_", default=None, help="How far back from --end (default 24h).")
+@click.option("--start", "start_text", default=None, help="Start (date or epoch).")
+@click.option("--end", "end_text", default=None, help="End (date or epoch; default now).")
+@click.option("--step", default="1m", show_default=True, help="Resolution of the result.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+              show_default=True)
+@pass_ctx
+def query(ctx: Context, metric_id: str, range_: str | None, start_text: str | None,
+          end_text: str | None, step: str, fmt: str) -> None:
+    """Print one catalog metric over a range."""
+    try:
+        metric = catalog.get(metric_id)
+    except KeyError as exc:
+        fail(exc.args[0], 2)
+    try:
+        start, end = resolve_range(time.time(), range_, start_text, end_text)
+        step_s = parse_duration(step)
+        if step_s <= 0:
+            raise ValueError("--step must be positive")
+    except ValueError as exc:
+        fail(str(exc), 2)
+    if (end - start) / step_s > 200_000:
+        fail(f"--step {step} gives too many points for the range; use a larger step", 2)
+    store = open_store(ctx.config)
+    try:
+        series = store.read(metric.id, start, end, step=step_s)
+    except StoreError as exc:
+        fail(str(exc))
+    finally:
+        store.close()
+    rows = list(zip(series.ts.tolist(), series.values.tolist(), strict=True))
+    if fmt == "json":
+        click.echo(json.dumps({
+            "metric": metric.id, "unit": metric.unit, "step_s": step_s,
+            "points": [[ts, None if math.isnan(v) else v] for ts, v in rows],
+        }))
+        return
+    if fmt == "csv":
+        click.echo(f"timestamp,{metric.id}_{metric.unit.replace('/', '_per_').replace(' ', '_')}")
+        for ts, v in rows:
+            click.echo(f"{fmt_ts(ts)},{'' if math.isnan(v) else repr(v)}")
+        return
+    table = Table(title=f"{metric.title} ({metric.unit}) {fmt_ts(start)} → {fmt_ts(end)} UTC")
+    table.add_column("time (UTC)")
+    table.add_column(metric.unit, justify="right")
+    for ts, v in rows:
+        table.add_row(fmt_ts(ts), _format_value(v))
+    values = series.values[~np.isnan(series.values)]
+    console = Console()
+    console.print(table)
+    if len(values):
+        console.print(f"{len(values)} points · min {_format_value(values.min())} · "
+                      f"mean {_format_value(values.mean())} · max {_format_value(values.max())}"
+                      f" {metric.unit}")
+    else:
+        console.print("no data in this range")
+
+
+@click.command(name="metrics")
+@click.option("--promql", is_flag=True, help="Show each metric's PromQL.")
+def metrics_cmd(promql: bool) -> None:
+    """List the 25 catalog metrics."""
+    table = Table(title="Metric catalog")
+    for col in ("id", "title", "unit", "group", "target", *(["promql"] if promql else [])):
+        table.add_column(col, overflow="fold")
+    for metric in catalog.CATALOG.values():
+        row = [metric.id, metric.title, metric.unit, metric.group,
+               str(metric.target) if metric.target else "—"]
+        table.add_row(*row, *([metric.promql()] if promql else []))
+    Console().print(table)
+
+
+COMMANDS = [backfill, query, metrics_cmd]
+_ = WallClock  # live commands use the wall clock (see monitoring.live)

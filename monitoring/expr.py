@@ -1,0 +1,296 @@
+"""Metric expressions that are both PromQL and an embedded derivation.
+
+A catalog metric is written once as an expression tree. ``promql()`` spells it for a
+Prometheus server; ``evaluate(prev, cur)`` computes the same quantity from two scrapes
+of raw samples, so both answers come from one definition and cannot drift apart.
+Rates are taken over the interval between the two snapshots.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from collectors.base import Sample
+
+LabelKey = tuple[tuple[str, str], ...]
+Vector = dict[LabelKey, float]
+
+
+def label_key(labels: Mapping[str, str]) -> LabelKey:
+    return tuple(sorted(labels.items()))
+
+
+class Snapshot:
+    """Raw samples of one scrape cycle, indexed by series name."""
+
+    def __init__(self, ts: float, samples: Iterable[Sample]) -> None:
+        self.ts = ts
+        self._by_name: dict[str, dict[LabelKey, float]] = defaultdict(dict)
+        for s in samples:
+            self._by_name[s.name][label_key(s.labels)] = s.value
+
+    def series(self, name: str) -> dict[LabelKey, float]:
+        return self._by_name.get(name, {})
+
+    def names(self) -> list[str]:
+        return sorted(self._by_name)
+
+
+@dataclass(frozen=True)
+class Matcher:
+    label: str
+    op: str  # "=", "!=", "=~", "!~"
+    value: str
+
+    def __post_init__(self) -> None:
+        if self.op not in ("=", "!=", "=~", "!~"):
+            raise ValueError(f"unknown label matcher operator {self.op!r}")
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        actual = labels.get(self.label, "")
+        if self.op == "=":
+            return actual == self.value
+        if self.op == "!=":
+            return actual != self.value
+        hit = re.fullmatch(self.value, actual) is not None
+        return hit if self.op == "=~" else not hit
+
+    def promql(self) -> str:
+        escaped = self.value.replace("\\", "\\\\").replace('"', '\\"')
+        return f'{self.label}{self.op}"{escaped}"'
+
+
+def m(label: str, op: str, value: str) -> Matcher:
+    return Matcher(label, op, value)
+
+
+class Expr(Protocol):
+    def promql(self, window: str) -> str: ...
+
+    def evaluate(self, prev: Snapshot, cur: Snapshot) -> Vector: ...
+
+
+@dataclass(frozen=True)
+class Selector:
+    name: str
+    matchers: tuple[Matcher, ...] = ()
+
+    def promql(self) -> str:
+        inner = ",".join(x.promql() for x in self.matchers)
+        return f"{self.name}{{{inner}}}" if inner else self.name
+
+    def select(self, snap: Snapshot, suffix: str = "") -> dict[LabelKey, float]:
+        rows = snap.series(self.name + suffix)
+        if not self.matchers:
+            return rows
+        return {k: v for k, v in rows.items() if all(x.matches(dict(k)) for x in self.matchers)}
+
+    def with_suffix(self, suffix: str) -> Selector:
+        return Selector(self.name + suffix, self.matchers)
+
+
+@dataclass(frozen=True)
+class Rate:
+    """Per-second increase of a counter; resets count from zero, as in PromQL."""
+
+    selector: Selector
+
+    def promql(self, window: str) -> str:
+        return f"rate({self.selector.promql()}[{window}])"
+
+    def evaluate(self, prev: Snapshot, cur: Snapshot) -> Vector:
+        dt = cur.ts - prev.ts
+        if dt <= 0:
+            return {}
+        before = self.selector.select(prev)
+        out: Vector = {}
+        for key, value in self.selector.select(cur).items():
+            if key not in before:
+                continue
+            delta = value - before[key] if value >= before[key] else value
+            out[key] = delta / dt
+        return out
+
+
+@dataclass(frozen=True)
+class Gauge:
+    """The current value of a gauge."""
+
+    selector: Selector
+
+    def promql(self, window: str) -> str:
+        return self.selector.promql()
+
+    def evaluate(self, prev: Snapshot, cur: Snapshot) -> Vector:
+        return dict(self.selector.select(cur))
+
+
+def _project(key: LabelKey, by: tuple[str, ...]) -> LabelKey:
+    return tuple((k, v) for k, v in key if k in by)
+
+
+_AGGREGATORS = {
+    "sum": sum,
+    "max": max,
+    "min": min,
+    "avg": lambda xs: sum(xs) / len(xs),
+    "count": len,
+}
+
+
+@dataclass(frozen=True)
+class Agg:
+    """sum/max/min/avg/count by (labels)."""
+
+    op: str
+    inner: Expr
+    by: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.op not in _AGGREGATORS:
+            raise ValueError(f"unknown aggregation {self.op!r}")
+
+    def promql(self, window: str) -> str:
+        by = f" by ({', '.join(self.by)})" if self.by else ""
+        return f"{self.op}{by} ({self.inner.promql(window)})"
+
+    def evaluate(self, prev: Snapshot, cur: Snapshot) -> Vector:
+        groups: dict[LabelKey, list[float]] = defaultdict(list)
+        for key, value in self.inner.evaluate(prev, cur).items():
+            groups[_project(key, self.by)].append(value)
+        return {k: float(_AGGREGATORS[self.op](v)) for k, v in groups.items()}
+
+
+def _binary(a: Vector, b: Vector, fn) -> Vector:
+    # One-to-one matching on identical label sets; a scalar side (empty key) broadcasts.
+    if list(b) == [()]:
+        return {k: fn(v, b[()]) for k, v in a.items()}
+    if list(a) == [()]:
+        return {k: fn(a[()], v) for k, v in b.items()}
+    return {k: fn(v, b[k]) for k, v in a.items() if k in b}
+
+
+def _div(x: float, y: float) -> float:
+    if y == 0:
+        return math.nan if x == 0 else math.copysign(math.inf, x)
+    return x / y
+
+
+@dataclass(frozen=True)
+class Div:
+    num: Expr
+    den: Expr
+
+    def promql(self, window: str) -> str:
+        return f"({self.num.promql(window)}) / ({self.den.promql(window)})"
+
+    def evaluate(self, prev: Snapshot, cur: Snapshot) -> Vector:
+        return _binary(self.num.evaluate(prev, cur), self.den.evaluate(prev, cur), _div)
+
+
+@dataclass(frozen=True)
+class Add:
+    left: Expr
+    right: Expr
+
+    def promql(self, window: str) -> str:
+        return f"({self.left.promql(window)}) + ({self.right.promql(window)})"
+
+    def evaluate(self, prev: Snapshot, cur: Snapshot) -> Vector:
+        return _binary(self.left.evaluate(prev, cur), self.right.evaluate(prev, cur), float.__add__)
+
+
+@dataclass(frozen=True)
+class Scalar:
+    value: float
+
+    def promql(self, window: str) -> str:
+        return f"{self.value:g}"
+
+    def evaluate(self, prev: Snapshot, cur: Snapshot) -> Vector:
+        return {(): self.value}
+
+
+@dataclass(frozen=True)
+class Scale:
+    """``factor * inner``, or ``factor * (1 - inner)`` with ``complement``."""
+
+    inner: Expr
+    factor: float = 1.0
+    complement: bool = False
+
+    def promql(self, window: str) -> str:
+        body = self.inner.promql(window)
+        body = f"(1 - ({body}))" if self.complement else f"({body})"
+        if self.factor == 1:
+            return body
+        inverse = 1 / self.factor
+        if inverse > 1 and inverse == round(inverse):  # "/ 1048576" reads better than "* 9.5e-07"
+            return f"{body} / {round(inverse)}"
+        return f"{body} * {self.factor:g}"
+
+    def evaluate(self, prev: Snapshot, cur: Snapshot) -> Vector:
+        out = self.inner.evaluate(prev, cur)
+        return {k: ((1 - v) if self.complement else v) * self.factor for k, v in out.items()}
+
+
+def bucket_quantile(q: float, buckets: list[tuple[float, float]]) -> float:
+    """Prometheus's histogram_quantile for one histogram: ``buckets`` = (le, cumulative count)."""
+    if not buckets:
+        return math.nan
+    if q < 0:
+        return -math.inf
+    if q > 1:
+        return math.inf
+    buckets = sorted(buckets)
+    if not math.isinf(buckets[-1][0]):
+        return math.nan
+    # Counts must be monotonic; scrape races can break that, so clamp as Prometheus does.
+    counts, running = [], 0.0
+    for _, c in buckets:
+        running = max(running, c)
+        counts.append(running)
+    total = counts[-1]
+    if len(buckets) < 2 or total == 0:
+        return math.nan
+    rank = q * total
+    b = next(i for i, c in enumerate(counts) if c >= rank)
+    if b == len(buckets) - 1:
+        return buckets[-2][0]
+    if b == 0 and buckets[0][0] <= 0:
+        return buckets[0][0]
+    start = 0.0 if b == 0 else buckets[b - 1][0]
+    end = buckets[b][0]
+    below = 0.0 if b == 0 else counts[b - 1]
+    in_bucket = counts[b] - below
+    if in_bucket == 0:
+        return end
+    return start + (end - start) * ((rank - below) / in_bucket)
+
+
+@dataclass(frozen=True)
+class HistogramQuantile:
+    """histogram_quantile(q, sum by (le, ...) (rate(<name>_bucket[w])))."""
+
+    q: float
+    selector: Selector
+    by: tuple[str, ...] = field(default=())
+
+    def promql(self, window: str) -> str:
+        by = ", ".join(("le", *self.by))
+        inner = Rate(self.selector.with_suffix("_bucket")).promql(window)
+        return f"histogram_quantile({self.q:g}, sum by ({by}) ({inner}))"
+
+    def evaluate(self, prev: Snapshot, cur: Snapshot) -> Vector:
+        rates = Rate(self.selector.with_suffix("_bucket")).evaluate(prev, cur)
+        grouped: dict[LabelKey, dict[float, float]] = defaultdict(lambda: defaultdict(float))
+        for key, value in rates.items():
+            labels = dict(key)
+            le = float(labels.get("le", "nan"))
+            grouped[_project(key, self.by)][le] += value
+        return {k: bucket_quantile(self.q, list(v.items())) for k, v in grouped.items()}
