@@ -11,10 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from collectors.registry import RegistryCollector
 from engine.cluster import Cluster
 from engine.traffic import TrafficModel
-
-from collectors.registry import RegistryCollector
 from monitoring.clock import VirtualClock
 from monitoring.config import Config, FaultSpec
 from monitoring.groundtruth import FaultLog, FaultRecord
@@ -44,6 +43,14 @@ class _FaultEvent:
     spec: FaultSpec
 
 
+def _engine_fault(spec: FaultSpec) -> tuple[str, str, dict[str, float | str]]:
+    """The engine's spelling of a fault: builder faults name "region/builder"."""
+    if spec.kind == "builder_errors":
+        region, _, builder = spec.target.partition("/")
+        return spec.kind, builder, {**spec.params, "region": region}
+    return spec.kind, spec.target, dict(spec.params)
+
+
 def _fault_events(faults: list[FaultSpec], start: float) -> list[_FaultEvent]:
     events = []
     for spec in faults:
@@ -65,7 +72,7 @@ def run_backfill(
     total = int((end - start) // MINUTE)
     clock = VirtualClock(start - MINUTE)
     cluster = Cluster(config.engine, clock)
-    traffic = TrafficModel(config.engine, seed=config.engine.seed)
+    traffic = TrafficModel(config.engine)
     summary = BackfillSummary(start, end)
     try:
         registries = cluster.registries
@@ -91,11 +98,11 @@ def run_backfill(
             while next_event < len(events) and events[next_event].at < t1:
                 event = events[next_event]
                 clock.set(max(clock.now(), event.at))
+                kind, target, params = _engine_fault(event.spec)
                 if event.begin:
-                    cluster.faults.start(event.spec.kind, event.spec.target,
-                                         **event.spec.params)
+                    cluster.faults.start(kind, target, **params)
                 else:
-                    cluster.faults.stop(event.spec.kind, event.spec.target)
+                    cluster.faults.stop(kind, target)
                 next_event += 1
             for request in traffic.requests_for(t0, t1):
                 clock.set(max(clock.now(), request.ts))

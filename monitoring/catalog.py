@@ -19,6 +19,7 @@ from monitoring.expr import (
     Expr,
     Gauge,
     HistogramQuantile,
+    OrZero,
     Rate,
     Scale,
     Selector,
@@ -104,9 +105,9 @@ def _lookups(tier: str) -> Expr:
 
 
 _REQUESTS = _sum_rate("ion_http_requests_total")
-_SERVER_ERRORS = _sum_rate("ion_http_requests_total", m("code", "=~", "5.."))
+_SERVER_ERRORS = OrZero(_sum_rate("ion_http_requests_total", m("code", "=~", "5..")))
 _EDGE_ALL = _sum_rate("ion_edge_requests_total")
-_EDGE_FAILED = _sum_rate("ion_edge_requests_total", m("code", "=~", "5.."))
+_EDGE_FAILED = OrZero(_sum_rate("ion_edge_requests_total", m("code", "=~", "5..")))
 
 
 def _metrics() -> list[Metric]:
@@ -180,9 +181,9 @@ def _metrics() -> list[Metric]:
         for r in REGIONS[1:]
     ]
     resources = [
-        Metric("cpu_usage", "Engine CPU", "cores", "resources", "down",
-               _sum_rate("ion_cpu_seconds_total"),
-               "CPU time spent handling requests per second of service time."),
+        Metric("cpu_usage", "Engine CPU", "%", "resources", "down",
+               Scale(_sum_rate("ion_cpu_seconds_total"), 100),
+               "CPU time spent handling requests, in percent of one core."),
         Metric("memory_rss", "Memory RSS", "MB", "resources", "down",
                Scale(Agg("max", Gauge(Selector("process_resident_memory_bytes"))), 1 / 2**20),
                "Resident memory of the engine process."),

@@ -114,6 +114,8 @@ class Config(_Strict):
 
     @model_validator(mode="after")
     def _fault_targets_exist(self) -> Config:
+        from engine.builders import BUILDER_NAMES
+
         regions = set(self.engine.regions)
         for i, fault in enumerate(self.backfill.faults):
             region = fault.target.split("/")[0]
@@ -122,6 +124,13 @@ class Config(_Strict):
                     f"backfill.faults.{i}.target: unknown region {region!r} "
                     f"(regions: {', '.join(sorted(regions))})"
                 )
+            if fault.kind == "builder_errors":
+                builder = fault.target.partition("/")[2]
+                if builder not in BUILDER_NAMES:
+                    raise ValueError(
+                        f"backfill.faults.{i}.target: expected 'region/builder' with a builder "
+                        f"of {', '.join(BUILDER_NAMES)}, got {fault.target!r}"
+                    )
         return self
 
 

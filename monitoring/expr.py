@@ -13,6 +13,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Protocol
 
 from collectors.base import Sample
@@ -26,19 +27,33 @@ def label_key(labels: Mapping[str, str]) -> LabelKey:
 
 
 class Snapshot:
-    """Raw samples of one scrape cycle, indexed by series name."""
+    """Raw samples of one scrape cycle, indexed by series name.
+
+    Selections and rates are memoised per snapshot: the 25 metrics share a handful of
+    selectors (six latency metrics read one histogram), so each is computed once.
+    """
 
     def __init__(self, ts: float, samples: Iterable[Sample]) -> None:
         self.ts = ts
-        self._by_name: dict[str, dict[LabelKey, float]] = defaultdict(dict)
+        self._by_name: dict[str, list[tuple[LabelKey, Mapping[str, str], float]]] = \
+            defaultdict(list)
         for s in samples:
-            self._by_name[s.name][label_key(s.labels)] = s.value
+            self._by_name[s.name].append((label_key(s.labels), s.labels, s.value))
+        self.memo: dict[object, Vector] = {}
 
     def series(self, name: str) -> dict[LabelKey, float]:
-        return self._by_name.get(name, {})
+        return {key: value for key, _, value in self._by_name.get(name, ())}
+
+    def rows(self, name: str) -> list[tuple[LabelKey, Mapping[str, str], float]]:
+        return self._by_name.get(name, [])
 
     def names(self) -> list[str]:
         return sorted(self._by_name)
+
+
+@lru_cache(maxsize=256)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
 
 
 @dataclass(frozen=True)
@@ -57,8 +72,14 @@ class Matcher:
             return actual == self.value
         if self.op == "!=":
             return actual != self.value
-        hit = re.fullmatch(self.value, actual) is not None
+        hit = _compiled(self.value).fullmatch(actual) is not None
         return hit if self.op == "=~" else not hit
+
+    def matches_key(self, key: LabelKey) -> bool:
+        if self.op == "=":
+            return (self.label, self.value) in key or (self.value == "" and all(
+                k != self.label for k, _ in key))
+        return self.matches(dict(key))
 
     def promql(self) -> str:
         escaped = self.value.replace("\\", "\\\\").replace('"', '\\"')
@@ -84,11 +105,14 @@ class Selector:
         inner = ",".join(x.promql() for x in self.matchers)
         return f"{self.name}{{{inner}}}" if inner else self.name
 
-    def select(self, snap: Snapshot, suffix: str = "") -> dict[LabelKey, float]:
-        rows = snap.series(self.name + suffix)
-        if not self.matchers:
-            return rows
-        return {k: v for k, v in rows.items() if all(x.matches(dict(k)) for x in self.matchers)}
+    def select(self, snap: Snapshot) -> dict[LabelKey, float]:
+        memo_key = ("select", self)
+        if memo_key not in snap.memo:
+            snap.memo[memo_key] = {
+                key: value for key, labels, value in snap.rows(self.name)
+                if all(x.matches(labels) for x in self.matchers)
+            }
+        return snap.memo[memo_key]
 
     def with_suffix(self, suffix: str) -> Selector:
         return Selector(self.name + suffix, self.matchers)
@@ -104,16 +128,23 @@ class Rate:
         return f"rate({self.selector.promql()}[{window}])"
 
     def evaluate(self, prev: Snapshot, cur: Snapshot) -> Vector:
+        memo_key = ("rate", self.selector, prev.ts)
+        if memo_key in cur.memo:
+            return cur.memo[memo_key]
         dt = cur.ts - prev.ts
-        if dt <= 0:
-            return {}
-        before = self.selector.select(prev)
         out: Vector = {}
-        for key, value in self.selector.select(cur).items():
-            if key not in before:
-                continue
-            delta = value - before[key] if value >= before[key] else value
-            out[key] = delta / dt
+        if self.selector.matchers:  # filter the unfiltered rates, which are shared
+            base = Rate(Selector(self.selector.name)).evaluate(prev, cur)
+            out = {k: v for k, v in base.items()
+                   if all(x.matches_key(k) for x in self.selector.matchers)}
+        elif dt > 0:
+            before = self.selector.select(prev)
+            for key, value in self.selector.select(cur).items():
+                old = before.get(key)
+                if old is None:
+                    continue
+                out[key] = ((value - old) if value >= old else value) / dt
+        cur.memo[memo_key] = out
         return out
 
 
@@ -206,6 +237,19 @@ class Add:
 
 
 @dataclass(frozen=True)
+class OrZero:
+    """``inner``, or 0 when it has no series (no 5xx seen yet is a rate of 0, not no data)."""
+
+    inner: Expr
+
+    def promql(self, window: str) -> str:
+        return f"({self.inner.promql(window)} or vector(0))"
+
+    def evaluate(self, prev: Snapshot, cur: Snapshot) -> Vector:
+        return self.inner.evaluate(prev, cur) or {(): 0.0}
+
+
+@dataclass(frozen=True)
 class Scalar:
     value: float
 
@@ -287,10 +331,34 @@ class HistogramQuantile:
         return f"histogram_quantile({self.q:g}, sum by ({by}) ({inner}))"
 
     def evaluate(self, prev: Snapshot, cur: Snapshot) -> Vector:
-        rates = Rate(self.selector.with_suffix("_bucket")).evaluate(prev, cur)
+        return {k: bucket_quantile(self.q, list(v.items()))
+                for k, v in self._buckets(prev, cur).items()}
+
+    def _buckets(self, prev: Snapshot, cur: Snapshot) -> dict[LabelKey, dict[float, float]]:
+        """Bucket rates summed by (le, by...), from per-series histograms shared by all."""
         grouped: dict[LabelKey, dict[float, float]] = defaultdict(lambda: defaultdict(float))
+        for key, buckets in _histograms(self.selector.name, prev, cur).items():
+            if all(x.matches_key(key) for x in self.selector.matchers):
+                target = grouped[_project(key, self.by)]
+                for le, value in buckets.items():
+                    target[le] += value
+        return grouped
+
+
+def _histograms(name: str, prev: Snapshot, cur: Snapshot) -> dict[LabelKey, dict[float, float]]:
+    """Bucket rates of every series of histogram ``name``, keyed by labels without ``le``."""
+    memo_key = ("histograms", name, prev.ts)
+    if memo_key not in cur.memo:
+        rates = Rate(Selector(name + "_bucket")).evaluate(prev, cur)
+        out: dict[LabelKey, dict[float, float]] = defaultdict(dict)
         for key, value in rates.items():
-            labels = dict(key)
-            le = float(labels.get("le", "nan"))
-            grouped[_project(key, self.by)][le] += value
-        return {k: bucket_quantile(self.q, list(v.items())) for k, v in grouped.items()}
+            le = math.nan
+            rest = []
+            for k, v in key:
+                if k == "le":
+                    le = float(v)
+                else:
+                    rest.append((k, v))
+            out[tuple(rest)][le] = value
+        cur.memo[memo_key] = out  # type: ignore[assignment]
+    return cur.memo[memo_key]  # type: ignore[return-value]

@@ -154,6 +154,7 @@ class SQLiteStore:
                 self._sealed_until.clear()
                 raise
             self._db.executescript("PRAGMA incremental_vacuum;")  # runs it to completion
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def delete_range(self, start: float, end: float) -> None:
         """Remove every sample in whole blocks overlapping [start, end) (a rebuild)."""

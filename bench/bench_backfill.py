@@ -1,0 +1,51 @@
+"""Backfill speed: virtual seconds modelled per wall second.
+
+Target: a 7-day week in at most 60 s of wall time, i.e. at least 10,080 virtual
+seconds per wall second. Runs a shorter span (default 1 day) and extrapolates the
+week from the measured rate; pass --days 7 to run the whole week.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from monitoring.backfill import run_backfill
+from monitoring.config import load_config
+from monitoring.groundtruth import FaultLog
+from monitoring.store.sqlite import SQLiteStore
+from monitoring.timerange import week_start
+
+TARGET_VIRTUAL_PER_WALL = 7 * 86400 / 60
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--days", type=int, default=1)
+    parser.add_argument("--config", default="config.yaml")
+    args = parser.parse_args()
+    config = load_config(args.config)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.db"
+        store, faults = SQLiteStore(path), FaultLog(path)
+        start = week_start(time.time()) - 7 * 86400
+        began = time.perf_counter()
+        summary = run_backfill(config, store, faults, start, args.days)
+        wall = time.perf_counter() - began
+        stats = store.stats()
+    virtual = summary.minutes * 60
+    ratio = virtual / wall
+    print(f"modelled {args.days} day(s): {summary.minutes} minutes, {summary.requests:,} "
+          f"requests, {summary.points:,} points in {wall:.2f} s wall")
+    print(f"virtual seconds per wall second: {ratio:,.0f}  "
+          f"(a week would take {7 * 86400 / ratio:.1f} s)")
+    print(f"store: {stats['bytes'] / max(stats['samples'], 1):.2f} bytes/sample")
+    met = ratio >= TARGET_VIRTUAL_PER_WALL
+    print(f"target: >= {TARGET_VIRTUAL_PER_WALL:,.0f} virtual s per wall s "
+          f"(a week in <= 60 s): {'MET' if met else 'NOT MET'}")
+
+
+if __name__ == "__main__":
+    main()

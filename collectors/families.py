@@ -1,0 +1,71 @@
+"""prometheus-client metric families → Samples, the same way for text and in-process.
+
+Counters, histograms and summaries carry a ``_created`` sample (or, in the text
+format, a ``<name>_created`` gauge family). It is a start timestamp, not a
+measurement, so both paths drop it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from prometheus_client.metrics_core import Metric
+
+from collectors.base import Sample
+
+CREATED_TYPES = frozenset({"counter", "histogram", "summary", "gaugehistogram"})
+
+
+def created_names(families: Iterable[Metric]) -> set[str]:
+    """Names of the ``_created`` series belonging to the given families."""
+    return {f"{f.name}_created" for f in families if f.type in CREATED_TYPES}
+
+
+def families_to_samples(
+    families: list[Metric],
+    ts: float,
+    extra_labels: Mapping[str, str] | None = None,
+) -> tuple[list[Sample], list[str]]:
+    """Flatten families into Samples at ``ts``; duplicates go to ``rejected``.
+
+    Timestamps in the payload are ignored: samples are stamped with the scrape time
+    from the caller's clock, so backfill and live runs line up on the same grid.
+    Extra labels win over the payload's; a clashing payload label is kept as
+    ``exported_<name>`` (what Prometheus does with ``honor_labels: false``).
+    """
+    drop = created_names(families)
+    seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+    samples: list[Sample] = []
+    rejected: list[str] = []
+    for family in families:
+        for s in family.samples:
+            if s.name in drop:
+                continue
+            labels = _merge(s.labels, extra_labels) if extra_labels else s.labels
+            key = (s.name, tuple(sorted(labels.items())))
+            if key in seen:
+                rejected.append(f"duplicate series {format_series(s.name, labels)}")
+                continue
+            seen.add(key)
+            samples.append(Sample(s.name, labels, s.value, ts))
+    return samples, rejected
+
+
+def _merge(labels: Mapping[str, str], extra: Mapping[str, str]) -> dict[str, str]:
+    merged = dict(labels)
+    for name, value in extra.items():
+        if name in merged and merged[name] != value:
+            merged[f"exported_{name}"] = merged[name]
+        merged[name] = value
+    return merged
+
+
+def format_series(name: str, labels: Mapping[str, str]) -> str:
+    if not labels:
+        return name
+    inner = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(labels.items()))
+    return f"{name}{{{inner}}}"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")

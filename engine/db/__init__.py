@@ -1,0 +1,1 @@
+"""Relational storage: SQLite or PostgreSQL behind one protocol."""
