@@ -59,6 +59,18 @@ def _fault_events(faults: list[FaultSpec], start: float) -> list[_FaultEvent]:
     return sorted(events, key=lambda e: (e.at, not e.begin))
 
 
+def _serve_minute(cluster: Cluster, traffic: TrafficModel, clock: VirtualClock,
+                  t0: float) -> int:
+    """Serve one virtual minute's modelled requests; the clock ends at the minute's end."""
+    requests = traffic.requests_for(t0, t0 + MINUTE)
+    for request in requests:
+        clock.set(max(clock.now(), request.ts))
+        cluster.request(request.region, request.method, request.path, request.body)
+    clock.set(t0 + MINUTE)
+    cluster.tick()
+    return len(requests)
+
+
 def run_backfill(
     config: Config,
     store: SQLiteStore,
@@ -70,7 +82,7 @@ def run_backfill(
     """Fill [start, start + days) with one sample per metric per virtual minute."""
     end = start + days * 86400
     total = int((end - start) // MINUTE)
-    clock = VirtualClock(start - MINUTE)
+    clock = VirtualClock(start - config.scrape.rate_window - MINUTE)
     cluster = Cluster(config.engine, clock)
     traffic = TrafficModel(config.engine)
     summary = BackfillSummary(start, end)
@@ -80,8 +92,13 @@ def run_backfill(
             RegistryCollector(name, (lambda n=name: registries().get(n)), clock)
             for name in ("edge", *config.engine.regions)
         ]
-        scraper = Scraper(collectors)
-        scraper.cycle(clock.now())  # the first scrape only primes the rates
+        scraper = Scraper(collectors, window_scrapes=config.scrape.window_scrapes)
+        # Prime the rate window before the range starts, so its first minute has data.
+        clock.set(start - config.scrape.rate_window)
+        for i in range(config.scrape.window_scrapes):
+            t = start - config.scrape.rate_window + i * MINUTE
+            _serve_minute(cluster, traffic, clock, t)
+            scraper.cycle(clock.now())
         events = _fault_events(list(config.backfill.faults), start)
         for event in events:
             if event.begin and event.at < end:
@@ -104,12 +121,7 @@ def run_backfill(
                 else:
                     cluster.faults.stop(kind, target)
                 next_event += 1
-            for request in traffic.requests_for(t0, t1):
-                clock.set(max(clock.now(), request.ts))
-                cluster.request(request.region, request.method, request.path, request.body)
-                summary.requests += 1
-            clock.set(t1)
-            cluster.tick()
+            summary.requests += _serve_minute(cluster, traffic, clock, t0)
             result = scraper.cycle(t1)
             pending.extend(result.points())
             summary.metrics_seen.update(result.values)

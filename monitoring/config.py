@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from alerts.settings import AlertsSettings
 from engine.config import EngineConfig
 from monitoring.durations import parse_duration
 
@@ -78,12 +79,20 @@ class TargetConfig(_Strict):
 class ScrapeConfig(_Strict):
     interval: Duration = 60.0
     timeout: Duration = 5.0
+    rate_window: Duration = 300.0  # rates and quantiles span this many seconds of scrapes
     targets: list[TargetConfig] = Field(default_factory=list)
+
+    @property
+    def window_scrapes(self) -> int:
+        return max(1, round(self.rate_window / self.interval))
 
     @model_validator(mode="after")
     def _timeout_fits(self) -> ScrapeConfig:
         if self.interval <= 0:
             raise ValueError("interval must be positive")
+        if self.rate_window < self.interval:
+            raise ValueError(f"rate_window ({self.rate_window}s) must be at least one interval "
+                             f"({self.interval}s)")
         if self.timeout > self.interval:
             raise ValueError(f"timeout ({self.timeout}s) must not exceed interval "
                              f"({self.interval}s)")
@@ -110,6 +119,7 @@ class Config(_Strict):
     store: StoreConfig = Field(default_factory=StoreConfig)
     scrape: ScrapeConfig = Field(default_factory=ScrapeConfig)
     backfill: BackfillConfig = Field(default_factory=BackfillConfig)
+    alerts: AlertsSettings = Field(default_factory=AlertsSettings)
     output_dir: str = "out"
 
     @model_validator(mode="after")

@@ -1,7 +1,13 @@
-"""One scrape cycle: collect every target, derive the catalog metrics, hand back points."""
+"""One scrape cycle: collect every target, derive the catalog metrics, hand back points.
+
+Rates are taken over a window of several scrapes (5 minutes by default, as a PromQL
+``rate(x[5m])``): one minute of a lightly loaded service is too few events for a
+stable ratio or quantile.
+"""
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -38,13 +44,16 @@ class CycleResult:
 
 
 class Scraper:
-    """Keeps the previous snapshot, since rates need two scrapes."""
+    """Keeps the snapshots of the rate window, since rates need two scrapes."""
 
-    def __init__(self, collectors: Sequence[Collector], parallel: bool = False) -> None:
+    def __init__(self, collectors: Sequence[Collector], parallel: bool = False,
+                 window_scrapes: int = 5) -> None:
+        if window_scrapes < 1:
+            raise ValueError("window_scrapes must be at least 1")
         self.collectors = list(collectors)
         self._pool = ThreadPoolExecutor(max_workers=len(self.collectors)) \
             if parallel and self.collectors else None
-        self._prev: Snapshot | None = None
+        self._window: deque[Snapshot] = deque(maxlen=window_scrapes)
 
     def cycle(self, ts: float) -> CycleResult:
         if self._pool is not None:  # live: a slow target must not hold up the others
@@ -52,8 +61,8 @@ class Scraper:
         else:
             results = [c.collect() for c in self.collectors]
         snapshot = Snapshot(ts, chain.from_iterable(r.samples for r in results))
-        values = derive_all(self._prev, snapshot) if self._prev is not None else {}
-        self._prev = snapshot
+        values = derive_all(self._window[0], snapshot) if self._window else {}
+        self._window.append(snapshot)
         return CycleResult(ts, values, tuple(TargetHealth.of(r) for r in results))
 
     def close(self) -> None:

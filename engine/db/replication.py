@@ -1,12 +1,15 @@
 """Primary -> replica replication through queues applied after a modelled delay.
 
-Lag is measured from the queue, like a real replica's replay position:
-now - commit time of the oldest write not yet applied (0 when caught up).
+Lag is measured like a real replica's replay lag: while writes wait, now minus the
+commit time of the oldest one; once caught up, how long the last applied write took
+from its commit on the primary to its replay here (the modelled delay plus the
+measured time the replica spent applying it).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,8 +32,20 @@ class ReplicationQueue:
         self._clock = clock
         self._pending: deque[WriteOp] = deque()
         self._lock = threading.Lock()
-        self.paused = False
+        self._paused = False
+        self._resumed_at = float("-inf")
+        self._last_replay_lag = 0.0
         self.applied = 0
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    @paused.setter
+    def paused(self, value: bool) -> None:
+        if self._paused and not value:
+            self._resumed_at = self._clock.now()
+        self._paused = value
 
     def publish(self, op: WriteOp) -> None:
         self._pending.append(op)
@@ -45,8 +60,13 @@ class ReplicationQueue:
         with self._lock:
             while pending and pending[0].commit_ts + self._delay_s <= now:
                 op = pending[0]
+                started = time.perf_counter()
                 self._replica.write("replicate", op.statements)
+                took = time.perf_counter() - started
                 pending.popleft()
+                # A running replica replays at commit + delay, or when it resumes.
+                replayed_at = max(op.commit_ts + self._delay_s, self._resumed_at)
+                self._last_replay_lag = replayed_at - op.commit_ts + took
                 count += 1
         self.applied += count
         return count
@@ -55,9 +75,8 @@ class ReplicationQueue:
         # Replay what is due first, as a live replica would have by now.
         self.apply_due()
         pending = self._pending
-        if not pending:
-            return 0.0
-        return max(0.0, self._clock.now() - pending[0].commit_ts)
+        waiting = max(0.0, self._clock.now() - pending[0].commit_ts) if pending else 0.0
+        return max(waiting, self._last_replay_lag)
 
     def __len__(self) -> int:
         return len(self._pending)

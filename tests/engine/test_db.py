@@ -61,7 +61,10 @@ def test_writes_replicate_after_the_modelled_delay(cluster: Cluster, clock) -> N
     assert sample(cluster, "eu", "ion_db_replication_lag_seconds") == pytest.approx(0.030)
     clock.advance(0.011)  # eu applies after 40 ms
     cluster.tick()
-    assert sample(cluster, "eu", "ion_db_replication_lag_seconds") == 0.0
+    # caught up: the lag is the last write's replay lag, the modelled delay plus the
+    # measured time to apply it
+    lag = sample(cluster, "eu", "ion_db_replication_lag_seconds")
+    assert 0.040 <= lag < 0.040 + 0.5
     assert rows("eu") == 1
     assert len(cluster.regions["asia"].replication) == 1  # asia waits 55 ms
     clock.advance(0.015)
@@ -78,6 +81,12 @@ def test_replication_lag_grows_under_fault_and_recovers(cluster: Cluster, clock)
         clock.advance(10)
         cluster.tick()
     assert sample(cluster, "asia", "ion_db_replication_lag_seconds") == pytest.approx(50)
-    assert sample(cluster, "eu", "ion_db_replication_lag_seconds") == 0.0
+    assert sample(cluster, "eu", "ion_db_replication_lag_seconds") < 1
     cluster.faults.stop("replica_lag", "asia")
-    assert sample(cluster, "asia", "ion_db_replication_lag_seconds") == 0.0
+    # the backlog is replayed on resume; the newest write waited 10 s for it
+    assert sample(cluster, "asia", "ion_db_replication_lag_seconds") == pytest.approx(10, abs=0.5)
+    cluster.request("us", "POST", "/v2/feedback",
+                    body(user_id="u9", persona_id="mentor", rating=4))
+    clock.advance(1)
+    cluster.tick()
+    assert sample(cluster, "asia", "ion_db_replication_lag_seconds") < 1

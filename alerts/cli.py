@@ -1,0 +1,222 @@
+"""``ionmon tune``, ``ionmon alerts`` and ``ionmon export``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from alerts.backtest import BacktestResult
+from alerts.history import read_history
+from alerts.rules import RULE_SPECS, RulesFileError, read_rules, write_rules
+from alerts.settings import alerts_settings
+from alerts.tuner import Proposal, tune_rule
+from monitoring.cliutil import Context, fail, pass_ctx
+from monitoring.durations import format_duration, parse_duration
+from monitoring.groundtruth import FaultLog
+from monitoring.store.base import StoreError
+from monitoring.store.factory import open_store
+from monitoring.timerange import parse_instant
+
+
+def _fmt(v: float | None, spec: str = ".2f") -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def _ttd(r: BacktestResult) -> str:
+    return "-" if r.mean_ttd_s is None else format_duration(r.mean_ttd_s)
+
+
+def _threshold_text(p: Proposal) -> str:
+    parts = []
+    for b in p.rule.bounds:
+        if b.hourly is None:
+            parts.append(f"{b.metric} {b.op} {b.value:g}")
+        else:
+            parts.append(f"{b.metric} {b.op} hourly {min(b.hourly):g}..{max(b.hourly):g}")
+    return "\n".join(parts)
+
+
+def proposal_table(proposals: list[Proposal]) -> Table:
+    t = Table(title="Proposed rules (back-tested on the baseline)")
+    for col in ("rule", "for", "k", "threshold", "seasonal", "fires", "false/day",
+                "precision", "recall", "ttd"):
+        t.add_column(col)
+    for p in proposals:
+        c = p.chosen
+        seasonal = ", ".join(f"{mb.metric} {mb.baseline.explained:.0%}"
+                             for mb in p.baselines if mb.baseline.seasonal) or "no"
+        t.add_row(p.spec.id, format_duration(p.spec.for_s), f"{c.k:g}", _threshold_text(p),
+                  seasonal, str(c.fires), _fmt(c.false_alarms_per_day),
+                  _fmt(c.precision), _fmt(c.recall), _ttd(c))
+    return t
+
+
+def tradeoff_table(proposals: list[Proposal]) -> Table:
+    t = Table(title="k versus false alarms and detections")
+    for col in ("rule", "k", "fires", "false/day", "detected", "ttd", ""):
+        t.add_column(col)
+    for p in proposals:
+        for r in p.tradeoff:
+            t.add_row(p.spec.id, f"{r.k:g}", str(r.fires), _fmt(r.false_alarms_per_day),
+                      f"{r.detected}/{r.faults}", _ttd(r), "chosen" if r is p.chosen else "")
+    return t
+
+
+@click.command()
+@click.option("--baseline", "baseline_text", default=None,
+              help="History to tune on, e.g. 7d (default: alerts.baseline, 7d).")
+@click.option("--end", "end_text", default=None,
+              help="End of the baseline (default: the newest sample in the store).")
+@click.option("--apply", "apply_", is_flag=True, help="Write the rules file for the evaluator.")
+@click.option("--tradeoff/--no-tradeoff", default=True, show_default=True,
+              help="Also print the k trade-off table.")
+@pass_ctx
+def tune(ctx: Context, baseline_text: str | None, end_text: str | None, apply_: bool,
+         tradeoff: bool) -> None:
+    """Propose thresholds from a baseline, back-test them, and optionally apply them."""
+    config = ctx.config
+    settings = alerts_settings(config)
+    try:
+        baseline = parse_duration(baseline_text) if baseline_text else settings.baseline
+        end = parse_instant(end_text) if end_text else None
+    except ValueError as exc:
+        fail(f"--baseline/--end: {exc}", 2)
+    console = Console()
+    try:
+        store = open_store(config)
+        if end is None:
+            end = _newest_sample(store)
+        faults = FaultLog(config.store.path) if config.store.backend == "sqlite" else None
+        metrics = sorted({m for s in RULE_SPECS for m in s.metrics})
+        history = read_history(store, metrics, end - baseline, end, faults)
+    except StoreError as exc:
+        fail(str(exc))
+    if history.empty:
+        fail(f"no data in the store between {end - baseline:.0f} and {end:.0f}: "
+             "run 'ionmon backfill' or collect for a while first")
+    proposals = []
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  console=Console(stderr=True)) as progress:
+        task = progress.add_task("tuning", total=len(RULE_SPECS))
+        for spec in RULE_SPECS:
+            progress.update(task, description=f"tuning {spec.id}")
+            p = tune_rule(spec, history.ts, history.values, history.faults,
+                          settings.k_grid, settings.max_false_alarms_per_day)
+            if p is not None:
+                proposals.append(p)
+            progress.advance(task)
+    console.print(f"baseline {format_duration(baseline)} ending "
+                  f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime(end))} UTC, "
+                  f"{len(history.faults)} recorded fault(s)")
+    console.print(proposal_table(proposals))
+    if tradeoff:
+        console.print(tradeoff_table(proposals))
+    if apply_:
+        meta = {"tuned_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(end)),
+                "baseline": format_duration(baseline)}
+        write_rules(settings.rules_path, [p.rule for p in proposals], meta)
+        console.print(f"wrote {len(proposals)} rules to {settings.rules_path}")
+    else:
+        console.print("not applied (use --apply to write the rules file)")
+
+
+def _newest_sample(store) -> float:
+    newest = 0.0
+    for spec in RULE_SPECS:
+        for m in spec.metrics:
+            s = store.read(m, 0, 4e9)
+            if len(s):
+                newest = max(newest, float(s.ts[-1]))
+    if not newest:
+        fail("the store holds no samples of the rules' metrics: run 'ionmon backfill' first")
+    return newest
+
+
+@click.command()
+@click.option("--evaluate", "evaluate_now", is_flag=True,
+              help="Run one evaluation now (or at --at) and notify changes.")
+@click.option("--at", "at_text", default=None, help="Evaluate at this time instead of now.")
+@click.option("--history", "history_n", type=int, default=0,
+              help="Also show the last N state changes.")
+@pass_ctx
+def alerts(ctx: Context, evaluate_now: bool, at_text: str | None, history_n: int) -> None:
+    """Show the alerts' current state; --evaluate runs one evaluation first."""
+    from alerts.evaluator import evaluate, store_query
+    from alerts.notify.dispatch import channels_from, notify_changes
+    from alerts.state import AlertStore
+
+    config = ctx.config
+    settings = alerts_settings(config)
+    console = Console()
+    states_db = AlertStore(settings.state_path)
+    states = states_db.load()
+    if evaluate_now:
+        try:
+            rules = read_rules(settings.rules_path)
+        except RulesFileError as exc:
+            fail(f"{exc} (run 'ionmon tune --apply' to write one)")
+        try:
+            now = parse_instant(at_text) if at_text else time.time()
+        except ValueError as exc:
+            fail(f"--at: {exc}", 2)
+        store = open_store(config)
+        states, changes = evaluate(rules, now, store_query(store), states)
+        states_db.save(states, changes)
+        notify_changes(changes, channels_from(settings, Path(settings.state_path).parent))
+    t = Table(title="Alerts")
+    for col in ("rule", "state", "since", "metric", "value", "severity", "health"):
+        t.add_column(col)
+    for rule_id, s in sorted(states.items()):
+        since = next((t for t in (s.resolved_at, s.fired_at, s.active_since) if t is not None),
+                     None)
+        t.add_row(rule_id, s.state,
+                  "-" if since is None else time.strftime("%Y-%m-%d %H:%M", time.gmtime(since)),
+                  s.metric or "-", _fmt(s.value, ".4g"), s.severity, s.health)
+    console.print(t)
+    if history_n:
+        h = Table(title="State changes")
+        for col in ("at", "rule", "old", "new", "value"):
+            h.add_column(col)
+        for row in states_db.history(limit=history_n):
+            h.add_row(time.strftime("%Y-%m-%d %H:%M", time.gmtime(row["at"])), row["rule"],
+                      row["old"], row["new"], _fmt(row["value"], ".4g"))
+        console.print(h)
+
+
+@click.command()
+@click.argument("what", type=click.Choice(["prometheus", "alertmanager"]))
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
+              help="Write here instead of stdout.")
+@click.option("--webhook-url", default=None,
+              help="Alertmanager receiver URL (default: alerts.channels.webhook.url).")
+@pass_ctx
+def export(ctx: Context, what: str, out_path: str | None, webhook_url: str | None) -> None:
+    """Write a Prometheus rules file or an Alertmanager config from the tuned rules."""
+    from alerts.export import alertmanager_config, prometheus_rules
+
+    settings = alerts_settings(ctx.config)
+    if what == "prometheus":
+        try:
+            text = prometheus_rules(read_rules(settings.rules_path))
+        except RulesFileError as exc:
+            fail(f"{exc} (run 'ionmon tune --apply' to write one)")
+    else:
+        hook = settings.channels.webhook
+        url = webhook_url or (hook.url if hook else None)
+        if not url:
+            fail("no webhook URL: pass --webhook-url or set alerts.channels.webhook.url", 2)
+        text = alertmanager_config(url)
+    if out_path:
+        Path(out_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(out_path).write_text(text)
+        click.echo(f"wrote {out_path}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+COMMANDS = [tune, alerts, export]

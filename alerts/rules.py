@@ -1,0 +1,315 @@
+"""The nine alert rules: what each watches, and the tuned thresholds as a file.
+
+A ``RuleSpec`` is the fixed part (metrics by catalog id, ``for:``, severity, runbook,
+the faults it should catch); a ``Rule`` adds the tuned ``Bound``s. Rules files are
+YAML, validated on load: a bad file raises ``RulesFileError`` naming file and key.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import yaml
+
+from alerts.stats import HOURS, hour_of_day
+from monitoring import catalog
+from monitoring.durations import format_duration, parse_duration
+
+Op = Literal[">", "<"]
+Severity = Literal["critical", "warning", "info"]
+SEVERITIES = ("critical", "warning", "info")
+RULES_VERSION = 1
+
+
+class RulesFileError(ValueError):
+    """A rules file that cannot be used; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    id: str
+    metrics: tuple[str, ...]
+    for_s: float
+    severity: Severity
+    summary: str
+    runbook: str
+    catches: tuple[str, ...] = ()  # fault kinds this rule should fire on
+
+    def __post_init__(self) -> None:
+        for metric_id in self.metrics:
+            catalog.get(metric_id)  # unknown ids fail at import, not at 3 a.m.
+
+
+def bad_ops(metric_id: str) -> tuple[Op, ...]:
+    """The comparisons that mean trouble: latency '>', hit rate '<', traffic both."""
+    good = catalog.get(metric_id).good
+    return {"down": (">",), "up": ("<",), "both": (">", "<")}[good]
+
+
+RULE_SPECS: tuple[RuleSpec, ...] = (
+    RuleSpec("high_latency_p95", ("latency_p95",), 300, "warning",
+             "p95 latency above its normal range",
+             "Check the cache tiers first (an L2 outage sends every miss to the builders), "
+             "then database query time.", ("l2_down",)),
+    RuleSpec("high_error_rate", ("error_rate", "builder_error_rate"), 120, "critical",
+             "5xx or prompt-builder errors above normal",
+             "Find the failing builder in the builder error rate panel; roll back its "
+             "last change or disable it.", ("builder_errors",)),
+    RuleSpec("low_availability", ("availability",), 120, "critical",
+             "Edge availability below normal",
+             "A region may be down or returning 5xx: check regions up and error rate "
+             "per region.", ("builder_errors", "region_down")),
+    RuleSpec("low_cache_hit_rate", ("cache_hit_rate", "l1_hit_rate"), 120, "warning",
+             "Cache hit rate below normal",
+             "Look for a flush or restart of L1, or L2 unreachable; expect latency to follow.",
+             ("l1_flush", "l2_down")),
+    RuleSpec("replication_lag", ("replication_lag_eu", "replication_lag_asia"), 120,
+             "warning", "A read replica is behind the primary",
+             "Check the replica's apply rate and the primary's write load; reads in "
+             "that region may be stale.", ("replica_lag",)),
+    RuleSpec("slow_db_queries", ("db_query_p95", "db_slow_queries"), 300, "warning",
+             "Database queries slower than normal",
+             "Compare query plans with the last good ones; a dropped or invalid index "
+             "shows as sequential scans.", ("index_dropped",)),
+    RuleSpec("traffic_anomaly", ("request_rate",), 600, "info",
+             "Request rate outside its usual range for the hour",
+             "A drop means clients cannot reach us (DNS, a region, the edge); a surge "
+             "may be a retry storm or a new client.", ("region_down",)),
+    RuleSpec("resource_saturation", ("cpu_usage", "memory_rss", "db_pool_utilisation"), 600,
+             "warning", "CPU, memory or the DB pool above normal",
+             "Look for a leak (memory only grows) or a hot loop; scale out if load is real.",
+             ()),
+    RuleSpec("region_or_l2_down", ("regions_up", "l2_hit_rate"), 60, "critical",
+             "A region or the shared L2 cache is down",
+             "Check the region's health endpoint and the L2 cache server; fail traffic "
+             "over to the other regions.", ("region_down", "l2_down")),
+)
+SPECS_BY_ID = {spec.id: spec for spec in RULE_SPECS}
+
+
+@dataclass(frozen=True)
+class Bound:
+    """``metric op threshold`` is trouble; the threshold is flat or one per UTC hour."""
+
+    metric: str
+    op: Op
+    value: float | None = None
+    hourly: tuple[float, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.value is None) == (self.hourly is None):
+            raise ValueError(f"bound on {self.metric}: give exactly one of value, hourly")
+        if self.hourly is not None and len(self.hourly) != HOURS:
+            raise ValueError(f"bound on {self.metric}: hourly needs {HOURS} values, "
+                             f"got {len(self.hourly)}")
+        for v in (self.value,) if self.hourly is None else self.hourly:
+            if v is None or not math.isfinite(v):
+                raise ValueError(f"bound on {self.metric}: threshold must be a finite "
+                                 f"number, got {v!r}")
+
+    def threshold_at(self, ts: np.ndarray) -> np.ndarray:
+        ts = np.asarray(ts, dtype=float)
+        if self.hourly is None:
+            return np.full(ts.shape, float(self.value))  # type: ignore[arg-type]
+        return np.asarray(self.hourly)[hour_of_day(ts)]
+
+    def breached(self, ts: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Per sample: is this value trouble? Missing values (NaN) are not."""
+        limit = self.threshold_at(ts)
+        with np.errstate(invalid="ignore"):
+            return (values > limit) if self.op == ">" else (values < limit)
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    bounds: tuple[Bound, ...]
+    for_s: float
+    severity: Severity
+    summary: str
+    runbook: str
+    k: float | None = None  # the sigma multiple the tuner chose
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(b.metric for b in self.bounds))
+
+
+# --- the rules file ----------------------------------------------------------------
+
+def _bound_to_dict(b: Bound) -> dict[str, Any]:
+    out: dict[str, Any] = {"metric": b.metric, "op": b.op}
+    if b.hourly is not None:
+        out["hourly"] = [float(v) for v in b.hourly]
+    else:
+        out["value"] = float(b.value)  # type: ignore[arg-type]
+    return out
+
+
+def rules_to_yaml(rules: Sequence[Rule], meta: dict[str, Any] | None = None) -> str:
+    doc: dict[str, Any] = {"version": RULES_VERSION, **(meta or {}), "rules": [
+        {"id": r.id, "for": format_duration(r.for_s), "severity": r.severity,
+         "summary": r.summary, "runbook": r.runbook,
+         **({"k": r.k} if r.k is not None else {}),
+         **({"labels": dict(r.labels)} if r.labels else {}),
+         "bounds": [_bound_to_dict(b) for b in r.bounds]}
+        for r in rules
+    ]}
+    return yaml.safe_dump(doc, sort_keys=False, width=100)
+
+
+def write_rules(path: str | Path, rules: Sequence[Rule], meta: dict[str, Any] | None = None
+                ) -> None:
+    """Write atomically: a reader sees the old file or the new one, never half."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(rules_to_yaml(rules, meta))
+    os.replace(tmp, path)
+
+
+def _need(d: dict, key: str, where: str, kind: type | tuple[type, ...]) -> Any:
+    if key not in d:
+        raise RulesFileError(f"{where}.{key}: required key is missing")
+    v = d[key]
+    if not isinstance(v, kind) or isinstance(v, bool):
+        raise RulesFileError(f"{where}.{key}: expected {_kind_name(kind)}, got {v!r}")
+    return v
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join({"str": "a string", "list": "a list", "dict": "a mapping",
+                        "int": "a number", "float": "a number"}[k.__name__] for k in kinds)
+
+
+def _parse_bound(d: Any, where: str) -> Bound:
+    if not isinstance(d, dict):
+        raise RulesFileError(f"{where}: expected a mapping, got {d!r}")
+    unknown = set(d) - {"metric", "op", "value", "hourly"}
+    if unknown:
+        raise RulesFileError(f"{where}.{sorted(unknown)[0]}: unknown key")
+    metric = _need(d, "metric", where, str)
+    if metric not in catalog.CATALOG:
+        raise RulesFileError(f"{where}.metric: unknown metric {metric!r}")
+    op = _need(d, "op", where, str)
+    if op not in (">", "<"):
+        raise RulesFileError(f"{where}.op: expected '>' or '<', got {op!r}")
+    if op not in bad_ops(metric):
+        raise RulesFileError(f"{where}.op: {metric} is trouble when "
+                             f"{' or '.join(bad_ops(metric))} its threshold, not {op!r}")
+    try:
+        if "hourly" in d:
+            hourly = _need(d, "hourly", where, list)
+            if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in hourly):
+                raise RulesFileError(f"{where}.hourly: expected {HOURS} numbers")
+            return Bound(metric, op, hourly=tuple(float(v) for v in hourly))
+        return Bound(metric, op, value=float(_need(d, "value", where, (int, float))))
+    except ValueError as exc:
+        if isinstance(exc, RulesFileError):
+            raise
+        key = "hourly" if "hourly" in d else "value"
+        raise RulesFileError(f"{where}.{key}: {exc}") from None
+
+
+def _parse_rule(d: Any, where: str) -> Rule:
+    if not isinstance(d, dict):
+        raise RulesFileError(f"{where}: expected a mapping, got {d!r}")
+    rule_id = _need(d, "id", where, str)
+    where = f"{where} ({rule_id})"
+    try:
+        for_s = parse_duration(d.get("for", "0s"))
+    except ValueError as exc:
+        raise RulesFileError(f"{where}.for: {exc}") from None
+    severity = d.get("severity", "warning")
+    if severity not in SEVERITIES:
+        raise RulesFileError(f"{where}.severity: expected one of {SEVERITIES}, got {severity!r}")
+    bounds = _need(d, "bounds", where, list)
+    if not bounds:
+        raise RulesFileError(f"{where}.bounds: a rule needs at least one bound")
+    k = d.get("k")
+    if k is not None and (not isinstance(k, int | float) or k <= 0):
+        raise RulesFileError(f"{where}.k: expected a positive number, got {k!r}")
+    labels = d.get("labels", {})
+    if not isinstance(labels, dict):
+        raise RulesFileError(f"{where}.labels: expected a mapping, got {labels!r}")
+    spec = SPECS_BY_ID.get(rule_id)
+    return Rule(
+        id=rule_id,
+        bounds=tuple(_parse_bound(b, f"{where}.bounds.{i}") for i, b in enumerate(bounds)),
+        for_s=for_s,
+        severity=severity,
+        summary=str(d.get("summary", spec.summary if spec else rule_id)),
+        runbook=str(d.get("runbook", spec.runbook if spec else "")),
+        k=float(k) if k is not None else None,
+        labels={str(a): str(b) for a, b in labels.items()},
+    )
+
+
+def parse_rules(text: str, source: str = "<rules>") -> list[Rule]:
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise RulesFileError(f"{source}: not valid YAML: {exc}") from None
+    if not isinstance(doc, dict):
+        raise RulesFileError(f"{source}: expected a mapping with a 'rules' list")
+    if doc.get("version", RULES_VERSION) != RULES_VERSION:
+        raise RulesFileError(f"{source}: version: expected {RULES_VERSION}, "
+                             f"got {doc.get('version')!r}")
+    items = doc.get("rules")
+    if not isinstance(items, list):
+        raise RulesFileError(f"{source}: rules: expected a list of rules")
+    try:
+        rules = [_parse_rule(item, f"rules.{i}") for i, item in enumerate(items)]
+    except RulesFileError as exc:
+        raise RulesFileError(f"{source}: {exc}") from None
+    seen: set[str] = set()
+    for i, r in enumerate(rules):
+        if r.id in seen:
+            raise RulesFileError(f"{source}: rules.{i}.id: duplicate rule id {r.id!r}")
+        seen.add(r.id)
+    return rules
+
+
+def read_rules(path: str | Path) -> list[Rule]:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise RulesFileError(f"{path}: cannot read: {exc.strerror}") from None
+    return parse_rules(text, str(path))
+
+
+class RulesSource:
+    """The rules in force: re-read when the file changes; a bad file keeps the last good."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._stamp: tuple[float, int] | None = None
+        self._rules: list[Rule] = []
+        self.last_error: str | None = None
+
+    def rules(self) -> list[Rule]:
+        try:
+            st = self.path.stat()
+        except OSError as exc:
+            self.last_error = f"{self.path}: cannot read: {exc.strerror}"
+            return self._rules
+        stamp = (st.st_mtime, st.st_size)
+        if stamp != self._stamp:
+            self._stamp = stamp
+            try:
+                self._rules = read_rules(self.path)
+                self.last_error = None
+            except RulesFileError as exc:
+                self.last_error = str(exc)
+        return self._rules

@@ -1,0 +1,74 @@
+"""Alert state and history in SQLite, so a restart neither forgets nor re-sends."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Sequence
+from dataclasses import asdict, fields
+from pathlib import Path
+
+from alerts.evaluator import AlertState, Transition
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS alert_state (rule TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS alert_history (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, rule TEXT NOT NULL, at REAL NOT NULL,
+    old TEXT NOT NULL, new TEXT NOT NULL, value REAL, metric TEXT,
+    UNIQUE (rule, at, new));
+"""
+_FIELDS = {f.name for f in fields(AlertState)}
+
+
+class AlertStore:
+    """Current state per rule and every state change, in one SQLite file."""
+
+    def __init__(self, path: str | Path) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+
+    def load(self) -> dict[str, AlertState]:
+        with self._lock:
+            rows = self._db.execute("SELECT data FROM alert_state").fetchall()
+        out = {}
+        for (data,) in rows:
+            d = {k: v for k, v in json.loads(data).items() if k in _FIELDS}
+            out[d["rule"]] = AlertState(**d)
+        return out
+
+    def save(self, states: dict[str, AlertState], changes: Sequence[Transition]) -> None:
+        """States and their changes in one transaction: both are kept, or neither."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO alert_state VALUES (?, ?)",
+                    [(rule, json.dumps(asdict(s))) for rule, s in states.items()])
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO alert_history (rule, at, old, new, value, metric) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    [(t.rule, t.at, t.old, t.new, t.alert.value, t.alert.metric)
+                     for t in changes])
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def history(self, rule: str | None = None, limit: int = 100) -> list[dict]:
+        sql = "SELECT rule, at, old, new, value, metric FROM alert_history"
+        args: tuple = ()
+        if rule is not None:
+            sql += " WHERE rule = ?"
+            args = (rule,)
+        sql += " ORDER BY at DESC, id DESC LIMIT ?"
+        with self._lock:
+            rows = self._db.execute(sql, (*args, limit)).fetchall()
+        keys = ("rule", "at", "old", "new", "value", "metric")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    def close(self) -> None:
+        self._db.close()

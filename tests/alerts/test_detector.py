@@ -1,0 +1,41 @@
+import numpy as np
+import pandas as pd
+
+from alerts.detector import detect
+
+
+def _frame(values: np.ndarray) -> pd.DataFrame:
+    ts = pd.date_range("2026-01-01", periods=len(values), freq="5min")
+    return pd.DataFrame({"timestamp": ts, "value": values})
+
+
+def _daily(n: int = 4032, seed: int = 3) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    hour = np.arange(n) * 5 / 60 % 24
+    return 50 + 30 * np.sin(hour / 24 * 2 * np.pi) + rng.normal(0, 1, n)
+
+
+def test_scores_in_unit_interval_one_per_row():
+    s = detect(_frame(_daily()))
+    assert s.shape == (4032,) and np.all((s >= 0) & (s < 1))
+
+
+def test_causal_future_rows_do_not_change_past_scores():
+    v = _daily()
+    a = detect(_frame(v))
+    w = v.copy()
+    w[3000:] += 500
+    b = detect(_frame(w))
+    np.testing.assert_array_equal(a[:3000], b[:3000])
+
+
+def test_spike_and_seasonal_shift_stand_out():
+    v = _daily()
+    v[3000] += 40  # a spike
+    # The afternoon of day 12 looks like a normal night: in range, wrong for the hour.
+    day12 = slice(12 * 288 + 60, 12 * 288 + 120)
+    v[day12] = 50 - 30 * np.sin(np.arange(60) * 5 / 60 / 24 * 2 * np.pi)
+    s = detect(_frame(v))
+    normal = np.r_[s[1000:2900], s[3100:3456]]
+    assert s[3000] > 0.5 > np.quantile(normal, 0.999)
+    assert s[day12].max() > 0.5
