@@ -57,7 +57,7 @@ RULE_SPECS: tuple[RuleSpec, ...] = (
     RuleSpec("high_latency_p95", ("latency_p95",), 300, "warning",
              "p95 latency above its normal range",
              "Check the cache tiers first (an L2 outage sends every miss to the builders), "
-             "then database query time.", ("l2_down",)),
+             "then database query time.", ()),
     RuleSpec("high_error_rate", ("error_rate", "builder_error_rate"), 120, "critical",
              "5xx or prompt-builder errors above normal",
              "Find the failing builder in the builder error rate panel; roll back its "
@@ -69,7 +69,7 @@ RULE_SPECS: tuple[RuleSpec, ...] = (
     RuleSpec("low_cache_hit_rate", ("cache_hit_rate", "l1_hit_rate"), 120, "warning",
              "Cache hit rate below normal",
              "Look for a flush or restart of L1, or L2 unreachable; expect latency to follow.",
-             ("l1_flush", "l2_down")),
+             ("l2_down",)),
     RuleSpec("replication_lag", ("replication_lag_eu", "replication_lag_asia"), 120,
              "warning", "A read replica is behind the primary",
              "Check the replica's apply rate and the primary's write load; reads in "
@@ -81,12 +81,12 @@ RULE_SPECS: tuple[RuleSpec, ...] = (
     RuleSpec("traffic_anomaly", ("request_rate",), 600, "info",
              "Request rate outside its usual range for the hour",
              "A drop means clients cannot reach us (DNS, a region, the edge); a surge "
-             "may be a retry storm or a new client.", ("region_down",)),
+             "may be a retry storm or a new client.", ()),
     RuleSpec("resource_saturation", ("cpu_usage", "memory_rss", "db_pool_utilisation"), 600,
              "warning", "CPU, memory or the DB pool above normal",
              "Look for a leak (memory only grows) or a hot loop; scale out if load is real.",
              ()),
-    RuleSpec("region_or_l2_down", ("regions_up", "l2_hit_rate"), 60, "critical",
+    RuleSpec("region_or_l2_down", ("regions_up", "l2_error_rate"), 60, "critical",
              "A region or the shared L2 cache is down",
              "Check the region's health endpoint and the L2 cache server; fail traffic "
              "over to the other regions.", ("region_down", "l2_down")),

@@ -45,7 +45,7 @@ LATENCY = Dashboard(
     "Request latency percentiles, per region, and the traffic and errors behind them.",
     (
         Row("Now", _stats("latency_p50", "latency_p95", "latency_p99", "request_rate",
-                          "error_rate", "concurrency")),
+                          "error_rate", "l2_error_rate")),
         Row("Latency", (
             Panel("Latency percentiles", "timeseries",
                   ("latency_p50", "latency_p95", "latency_p99"), width=6),

@@ -25,9 +25,9 @@ def _default_regions() -> dict[str, RegionConfig]:
     return {
         "us": RegionConfig(role="primary", network_delay_ms=8, network_jitter_ms=2,
                            utc_offset_h=-5, traffic_share=0.45),
-        "eu": RegionConfig(role="replica", network_delay_ms=31, network_jitter_ms=4,
+        "eu": RegionConfig(role="replica", network_delay_ms=24, network_jitter_ms=4,
                            replication_delay_ms=40, utc_offset_h=1, traffic_share=0.35),
-        "asia": RegionConfig(role="replica", network_delay_ms=43, network_jitter_ms=5,
+        "asia": RegionConfig(role="replica", network_delay_ms=33, network_jitter_ms=5,
                              replication_delay_ms=55, utc_offset_h=8, traffic_share=0.20),
     }
 

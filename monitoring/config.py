@@ -114,12 +114,48 @@ class BackfillConfig(_Strict):
     faults: list[FaultSpec] = Field(default_factory=list)
 
 
+def _crontab(value: str) -> str:
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(value, timezone="UTC")
+    except ValueError as exc:
+        raise ValueError(f"expected a crontab line like '30 2 * * *', got {value!r}: {exc}"
+                         ) from None
+    return value
+
+
+Crontab = Annotated[str, BeforeValidator(_crontab)]
+
+
+class ScheduleConfig(_Strict):
+    """When ``ionmon serve`` runs each job (UTC)."""
+
+    state_path: str | None = None  # default: scheduler.db beside the store
+    tuning_log: str | None = None  # default: tuning.jsonl beside the store
+    coalesce: bool = True
+    misfire_grace: Duration = 300.0
+    evaluate_interval: Duration = 60.0
+    dashboards_interval: Duration = 300.0
+    retune_cron: Crontab = "30 2 * * *"
+    retune_apply: bool = False
+    report_cron: Crontab = "0 1 * * mon"
+    retention_cron: Crontab = "15 3 * * *"
+
+
+class ServeConfig(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+
+
 class Config(_Strict):
     engine: EngineConfig = Field(default_factory=EngineConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     scrape: ScrapeConfig = Field(default_factory=ScrapeConfig)
     backfill: BackfillConfig = Field(default_factory=BackfillConfig)
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    serve: ServeConfig = Field(default_factory=ServeConfig)
     output_dir: str = "out"
 
     @model_validator(mode="after")

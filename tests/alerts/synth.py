@@ -18,7 +18,7 @@ NORMAL = {  # metric: (level, noise sd)
     "latency_p95_us": (28.0, 2.0), "latency_p95_eu": (30.0, 2.0),
     "latency_p95_asia": (40.0, 2.5),
     "error_rate": (0.05, 0.02), "availability": (99.99, 0.004),
-    "builder_error_rate": (0.1, 0.04), "concurrency": (0.5, 0.05),
+    "builder_error_rate": (0.1, 0.04), "l2_error_rate": (0.0, 0.0),
     "l1_hit_rate": (55.0, 2.0), "l2_hit_rate": (80.0, 2.0), "cache_hit_rate": (91.0, 1.0),
     "l1_items": (400.0, 10.0), "cache_evictions": (0.2, 0.05),
     "db_query_p95": (2.0, 0.2), "db_pool_utilisation": (20.0, 3.0),
@@ -60,6 +60,7 @@ def week(seed: int = 7, days: int = 7, start: float = T0, faults: bool = True
             v["cache_hit_rate"][w] = 70.0
         elif kind == "l2_down":
             v["l2_hit_rate"][w] = 0.0
+            v["l2_error_rate"][w] = 45.0
             v["cache_hit_rate"][w] = v["l1_hit_rate"][w]
             v["latency_p95"][w] += 40
         elif kind == "index_dropped":

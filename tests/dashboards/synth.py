@@ -24,7 +24,7 @@ _LEVELS = {
     "latency_p95_eu": (34, 0.2, 0.06), "latency_p95_asia": (46, 0.2, 0.06),
     "request_rate": (3.2, 0.6, 0.05), "error_rate": (0.12, 0.3, 0.3),
     "availability": (99.985, 0.0, 0.00002), "builder_error_rate": (0.3, 0.3, 0.3),
-    "concurrency": (0.11, 0.6, 0.08), "l1_hit_rate": (52, 0.05, 0.03),
+    "l2_error_rate": (0.0, 0.0, 0.0), "l1_hit_rate": (52, 0.05, 0.03),
     "l2_hit_rate": (71, 0.05, 0.03), "cache_hit_rate": (86, 0.03, 0.02),
     "l1_items": (1400, 0.2, 0.02), "cache_evictions": (0.8, 0.5, 0.2),
     "db_query_p95": (2.1, 0.2, 0.08), "db_pool_utilisation": (22, 0.5, 0.08),

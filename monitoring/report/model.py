@@ -1,0 +1,385 @@
+"""The report as plain data: every figure computed from measured series, nothing typed.
+
+Pure functions only: series, faults and logs in, a ``Report`` out. Formatting is the
+renderer's job (``monitoring.report.fmt``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from monitoring.catalog import CATALOG, GROUPS, Metric
+from monitoring.groundtruth import FaultRecord
+
+Status = Literal["met", "missed", "info", "nodata"]
+ChangeKind = Literal["pp", "rel", "abs"]
+
+# What each injected fault is expected to move; "{region}" is the fault's target region.
+FAULT_METRICS: Mapping[str, tuple[str, ...]] = {
+    "l1_flush": ("l1_items", "l1_hit_rate"),
+    "l2_down": ("l2_hit_rate", "cache_hit_rate"),
+    "index_dropped": ("db_query_p95", "db_slow_queries"),
+    "builder_errors": ("builder_error_rate", "error_rate", "availability"),
+    "replica_lag": ("replication_lag_{region}",),
+    "region_down": ("regions_up", "availability"),
+}
+BASELINE_S = 2 * 3600  # the incident baseline: this long before the fault, outside faults
+SETTLE_S = 60.0  # a sample at t covers (t - 60 s, t]: the minute after a fault still shows it
+DETECT_WINDOW_S = 15 * 60  # an alert this soon after a fault's end still counts as detecting it
+ROLLING = 15  # samples in the window whose mean measures how far a metric moved
+MAX_CHARTS = 6
+MIN_CHART_SCORE = 4.0  # robust z-score below which a metric is not called "moved"
+
+
+@dataclass(frozen=True)
+class Window:
+    start: float
+    end: float
+
+    def mask(self, ts: np.ndarray) -> np.ndarray:
+        # A sample stamped t covers the minute before t: the week is (start, end].
+        return (ts > self.start) & (ts <= self.end)
+
+
+@dataclass(frozen=True)
+class SeriesData:
+    ts: np.ndarray
+    values: np.ndarray
+
+    @classmethod
+    def empty(cls) -> SeriesData:
+        return cls(np.empty(0), np.empty(0))
+
+    def within(self, window: Window) -> SeriesData:
+        keep = window.mask(self.ts) & np.isfinite(self.values)
+        return SeriesData(self.ts[keep], self.values[keep])
+
+
+@dataclass(frozen=True)
+class Summary:
+    """One metric over one window. NaN fields mean no samples."""
+
+    samples: int
+    mean: float
+    p95: float
+    worst: float  # max for metrics where down is good, min otherwise
+    worst_at: float | None
+    last: float
+    in_target: float | None  # share of samples meeting the target
+
+
+@dataclass(frozen=True)
+class Change:
+    value: float
+    kind: ChangeKind
+    better: bool | None  # None when neither direction is better
+
+
+@dataclass(frozen=True)
+class KeyRow:
+    metric: Metric
+    current: Summary
+    previous: Summary
+    change: Change | None  # None: no previous week to compare with
+    status: Status
+
+
+@dataclass(frozen=True)
+class Effect:
+    metric_id: str
+    baseline: float
+    during: float
+    worst: float
+    change: Change | None
+
+
+@dataclass(frozen=True)
+class AlertEpisode:
+    rule: str
+    metric: str | None
+    pending_at: float | None
+    fired_at: float | None
+    resolved_at: float | None
+    value: float | None
+    fault: FaultRecord | None  # the fault this alert caught, if any
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.fired_at is None or self.resolved_at is None:
+            return None
+        return self.resolved_at - self.fired_at
+
+    @property
+    def ttd_s(self) -> float | None:
+        if self.fault is None or self.fired_at is None:
+            return None
+        return self.fired_at - self.fault.start
+
+
+@dataclass(frozen=True)
+class Incident:
+    fault: FaultRecord
+    effects: tuple[Effect, ...]
+    detected_by: AlertEpisode | None
+
+    @property
+    def severity(self) -> float:
+        """How far the fault moved its worst metric, relative to baseline."""
+        return max((_relative(e.worst, e.baseline) for e in self.effects), default=0.0)
+
+
+@dataclass(frozen=True)
+class ThresholdChange:
+    at: float
+    rule: str
+    metric: str
+    old: str
+    new: str
+    applied: bool
+
+
+@dataclass(frozen=True)
+class Highlights:
+    """What the executive summary says, as data."""
+
+    objectives: int
+    met: tuple[str, ...]
+    missed: tuple[str, ...]
+    worst_incident: Incident | None
+    biggest_change: KeyRow | None
+    alerts_fired: int | None
+
+
+@dataclass(frozen=True)
+class Report:
+    week: str
+    window: Window
+    previous: Window
+    groups: tuple[tuple[str, tuple[KeyRow, ...]], ...]
+    incidents: tuple[Incident, ...]
+    alerts: tuple[AlertEpisode, ...] | None  # None: no alert history recorded
+    thresholds: tuple[ThresholdChange, ...] | None  # None: no tuning log recorded
+    charts: tuple[str, ...]  # metric ids, most moved first
+    highlights: Highlights
+    samples: int
+    expected_samples: int
+    has_previous: bool
+    rows: Mapping[str, KeyRow] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    week: str
+    window: Window
+    previous: Window
+    current: Mapping[str, SeriesData]
+    prior: Mapping[str, SeriesData]
+    faults: tuple[FaultRecord, ...]
+    alert_history: tuple[Mapping, ...] | None
+    tuning_log: tuple[Mapping, ...] | None
+    step_s: float = 60.0
+
+
+# --- statistics ------------------------------------------------------------------
+
+def summarize(metric: Metric, series: SeriesData) -> Summary:
+    v = series.values
+    if len(v) == 0:
+        return Summary(0, math.nan, math.nan, math.nan, None, math.nan, None)
+    i = int(np.argmax(v)) if metric.good != "up" else int(np.argmin(v))
+    in_target = None
+    if metric.target is not None:
+        in_target = float(np.mean([metric.target.met(x) for x in v.tolist()]))
+    return Summary(len(v), float(np.mean(v)), float(np.percentile(v, 95)), float(v[i]),
+                   float(series.ts[i]), float(v[-1]), in_target)
+
+
+def change_between(metric: Metric, current: float, previous: float) -> Change | None:
+    if not (math.isfinite(current) and math.isfinite(previous)):
+        return None
+    if metric.unit == "%":
+        value, kind = current - previous, "pp"
+    elif previous != 0:
+        value, kind = (current - previous) / abs(previous) * 100, "rel"
+    else:
+        value, kind = current - previous, "abs"
+    better = None if metric.good == "both" or value == 0 else (value > 0) == (metric.good == "up")
+    return Change(value, kind, better)
+
+
+def status_of(metric: Metric, summary: Summary) -> Status:
+    if summary.samples == 0:
+        return "nodata"
+    if metric.target is None:
+        return "info"
+    return "met" if metric.target.met(summary.mean) else "missed"
+
+
+def _relative(value: float, baseline: float) -> float:
+    if not (math.isfinite(value) and math.isfinite(baseline)):
+        return 0.0
+    return abs(value - baseline) / max(abs(baseline), 1e-9)
+
+
+def movement(series: SeriesData) -> float:
+    """Robust z-score of the series' most extreme 15-sample mean against its median."""
+    v = series.values
+    if len(v) < ROLLING:
+        return 0.0
+    rolled = np.convolve(v, np.ones(ROLLING) / ROLLING, mode="valid")
+    med = float(np.median(v))
+    mad = 1.4826 * float(np.median(np.abs(v - med)))
+    # A flat series that steps (regions up 3 -> 2) has no spread: scale by 1% of it.
+    scale = max(mad, abs(med) * 0.01, 1e-9)
+    return float(np.max(np.abs(rolled - med)) / scale)
+
+
+# --- incidents and alerts ----------------------------------------------------------
+
+def fault_metrics(fault: FaultRecord) -> tuple[str, ...]:
+    region = fault.target.split("/")[0]
+    ids = (m.format(region=region) for m in FAULT_METRICS.get(fault.kind, ()))
+    return tuple(m for m in ids if m in CATALOG)
+
+
+def _outside(ts: np.ndarray, faults: Sequence[FaultRecord]) -> np.ndarray:
+    keep = np.ones(len(ts), dtype=bool)
+    for f in faults:
+        keep &= ~((ts > f.start) & (ts <= f.end + SETTLE_S))
+    return keep
+
+
+def effect_of(fault: FaultRecord, metric: Metric, series: SeriesData,
+              faults: Sequence[FaultRecord]) -> Effect | None:
+    ts, v = series.ts, series.values
+    during_mask = (ts > fault.start) & (ts <= fault.end + SETTLE_S)
+    if not during_mask.any():
+        return None
+    clean = _outside(ts, faults)
+    before = clean & (ts > fault.start - BASELINE_S) & (ts <= fault.start)
+    base_values = v[before] if before.any() else v[clean]
+    if len(base_values) == 0:
+        return None
+    baseline = float(np.median(base_values))
+    during = v[during_mask]
+    worst = float(during.max() if metric.good != "up" else during.min())
+    mean = float(during.mean())
+    return Effect(metric.id, baseline, mean, worst, change_between(metric, worst, baseline))
+
+
+def alert_episodes(history: Sequence[Mapping], window: Window,
+                   faults: Sequence[FaultRecord]) -> tuple[AlertEpisode, ...]:
+    """State changes (rule, at, old, new, value, metric) folded into one episode per firing."""
+    open_: dict[str, dict] = {}
+    episodes: list[AlertEpisode] = []
+    for row in sorted(history, key=lambda r: (r["at"], r["rule"])):
+        rule, new = row["rule"], row["new"]
+        ep = open_.setdefault(rule, {"pending_at": None, "fired_at": None, "value": None,
+                                     "metric": None})
+        if new == "pending":
+            ep.update(pending_at=row["at"], fired_at=None)
+        elif new == "firing":
+            ep.update(fired_at=row["at"], value=row.get("value"), metric=row.get("metric"))
+        elif new in ("resolved", "inactive") and ep["fired_at"] is not None:
+            episodes.append(_episode(rule, ep, row["at"], faults))
+            open_.pop(rule)
+        elif new == "inactive":
+            open_.pop(rule, None)
+    for rule, ep in open_.items():
+        if ep["fired_at"] is not None:
+            episodes.append(_episode(rule, ep, None, faults))
+    return tuple(e for e in episodes
+                 if e.fired_at is not None and window.start < e.fired_at <= window.end)
+
+
+def _episode(rule: str, ep: dict, resolved_at: float | None,
+             faults: Sequence[FaultRecord]) -> AlertEpisode:
+    fired, metric = ep["fired_at"], ep["metric"]
+    near = [f for f in faults if f.start <= fired <= f.end + DETECT_WINDOW_S]
+    # Prefer the fault known to move the alert's metric; else any fault at that time.
+    caught = next((f for f in near if metric in fault_metrics(f)), near[0] if near else None)
+    return AlertEpisode(rule, metric, ep["pending_at"], fired, resolved_at, ep["value"], caught)
+
+
+def threshold_changes(log: Sequence[Mapping], window: Window) -> tuple[ThresholdChange, ...]:
+    out = [ThresholdChange(float(r["at"]), str(r["rule"]), str(r.get("metric", "")),
+                           str(r.get("old", "")), str(r.get("new", "")), bool(r.get("applied")))
+           for r in log if window.start < float(r["at"]) <= window.end]
+    return tuple(c for c in sorted(out, key=lambda c: (c.at, c.rule)) if c.old != c.new)
+
+
+# --- the report ----------------------------------------------------------------------
+
+def build_report(inputs: ReportInputs) -> Report:
+    week, prev = inputs.window, inputs.previous
+    rows: dict[str, KeyRow] = {}
+    for metric in CATALOG.values():
+        cur = summarize(metric, inputs.current.get(metric.id, SeriesData.empty()).within(week))
+        old = summarize(metric, inputs.prior.get(metric.id, SeriesData.empty()).within(prev))
+        rows[metric.id] = KeyRow(metric, cur, old, change_between(metric, cur.mean, old.mean),
+                                 status_of(metric, cur))
+    groups = tuple((g, tuple(r for r in rows.values() if r.metric.group == g)) for g in GROUPS)
+
+    faults = tuple(f for f in inputs.faults if f.start < week.end and f.end > week.start)
+    episodes = (alert_episodes(inputs.alert_history, week, faults)
+                if inputs.alert_history is not None else None)
+    incidents = []
+    for fault in faults:
+        effects = []
+        for mid in fault_metrics(fault):
+            series = inputs.current.get(mid, SeriesData.empty()).within(week)
+            e = effect_of(fault, CATALOG[mid], series, faults)
+            if e is not None:
+                effects.append(e)
+        detected = next((e for e in episodes or () if e.fault == fault), None)
+        incidents.append(Incident(fault, tuple(effects), detected))
+
+    charts = _chart_picks(incidents, inputs.current, week)
+
+    targeted = [r for r in rows.values() if r.metric.target is not None and r.status != "nodata"]
+    compared = [r for r in rows.values() if r.change is not None and r.change.better is False]
+    highlights = Highlights(
+        objectives=len(targeted),
+        met=tuple(r.metric.id for r in targeted if r.status == "met"),
+        missed=tuple(r.metric.id for r in targeted if r.status == "missed"),
+        worst_incident=max(incidents, key=lambda i: i.severity, default=None),
+        biggest_change=max(compared, key=lambda r: _change_size(r), default=None),
+        alerts_fired=None if episodes is None else len(episodes),
+    )
+    samples = sum(r.current.samples for r in rows.values())
+    expected = int((week.end - week.start) // inputs.step_s) * len(CATALOG)
+    return Report(
+        week=inputs.week, window=week, previous=prev, groups=groups,
+        incidents=tuple(incidents), alerts=episodes,
+        thresholds=(threshold_changes(inputs.tuning_log, week)
+                    if inputs.tuning_log is not None else None),
+        charts=charts, highlights=highlights, samples=samples, expected_samples=expected,
+        has_previous=any(r.previous.samples for r in rows.values()), rows=rows,
+    )
+
+
+def _chart_picks(incidents: Sequence[Incident], current: Mapping[str, SeriesData],
+                 week: Window) -> tuple[str, ...]:
+    """The metrics faults moved (largest move first), then those the robust score flags."""
+    moved: dict[str, float] = {}
+    for inc in incidents:
+        for e in inc.effects:
+            size = _relative(e.worst, e.baseline)
+            if size > 0.05:
+                moved[e.metric_id] = max(moved.get(e.metric_id, 0.0), size)
+    picks = sorted(moved, key=lambda m: -moved[m])
+    scores = {mid: movement(current.get(mid, SeriesData.empty()).within(week))
+              for mid in CATALOG if mid not in moved}
+    picks += [m for m, s in sorted(scores.items(), key=lambda kv: -kv[1]) if s >= MIN_CHART_SCORE]
+    return tuple(picks[:MAX_CHARTS])
+
+
+def _change_size(row: KeyRow) -> float:
+    # Points and percents are not the same scale: compare both as relative moves.
+    assert row.change is not None
+    return _relative(row.current.mean, row.previous.mean)

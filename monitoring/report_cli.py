@@ -1,0 +1,157 @@
+"""``ionmon report``, ``serve``, ``scrape`` and ``status``: the report and the live run."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from monitoring.cliutil import Context, fail, pass_ctx
+from monitoring.durations import parse_duration
+from monitoring.store.base import StoreError
+from monitoring.store.factory import open_store
+from monitoring.timerange import iso_week, last_complete_week
+
+
+def _duration(text: str, option: str) -> float:
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        fail(f"{option}: {exc}", 2)
+    if seconds <= 0:
+        fail(f"{option}: must be positive, got {text!r}", 2)
+    return seconds
+
+
+@click.command()
+@click.option("--week", default=None,
+              help="ISO week like 2026-W47 (default: the last complete one).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Directory for report.md and charts/ (default: <output_dir>/reports/<week>).")
+@pass_ctx
+def report(ctx: Context, week: str | None, out_dir: Path | None) -> None:
+    """Write the weekly status report from the store."""
+    from monitoring.report.generate import generate
+    from monitoring.scheduler import ScheduleSettings
+
+    config = ctx.config
+    try:
+        start = iso_week(week)[0] if week else last_complete_week(time.time())[0]
+    except ValueError as exc:
+        fail(f"--week: {exc}", 2)
+    try:
+        store = open_store(config)
+    except (StoreError, NotImplementedError) as exc:
+        fail(str(exc))
+    try:
+        result, written = generate(config, store, start, out_dir,
+                                   ScheduleSettings.from_config(config).tuning_log)
+    except StoreError as exc:
+        fail(str(exc))
+    finally:
+        store.close()
+    if result.samples == 0:
+        click.echo(f"warning: no samples in week {result.week}; run 'ionmon backfill' or pass "
+                   "--week inside the store's history", err=True)
+    click.echo(f"wrote {written.markdown} ({len(written.charts)} charts)", err=True)
+
+
+@click.command()
+@click.option("--duration", "duration_text", default=None,
+              help="Stop after this long, e.g. 10m (default: until interrupted).")
+@click.option("--port", type=click.IntRange(0, 65535), default=None,
+              help="Port for the dashboards on 127.0.0.1 (default: serve.port, 8080).")
+@click.option("--scrape-interval", "interval_text", default=None,
+              help="Scrape this often (default: scrape.interval).")
+@pass_ctx
+def serve(ctx: Context, duration_text: str | None, port: int | None,
+          interval_text: str | None) -> None:
+    """Run the engine live, scrape it, run the scheduled jobs and serve the dashboards."""
+    from monitoring.live import run_serve
+
+    duration = _duration(duration_text, "--duration") if duration_text else None
+    interval = _duration(interval_text, "--scrape-interval") if interval_text else None
+    run_serve(ctx.config, port=port, duration_s=duration, scrape_interval_s=interval,
+              echo=lambda msg: click.echo(msg, err=True))
+
+
+@click.command()
+@click.option("--window", "window_text", default="5s", show_default=True,
+              help="Traffic between the two scrapes.")
+@click.option("--write/--no-write", default=True, show_default=True,
+              help="Write the derived metrics to the store.")
+@click.option("--traffic-scale", type=click.FloatRange(min=0, min_open=True), default=1.0,
+              show_default=True, help="Multiply the modelled request rate.")
+@pass_ctx
+def scrape(ctx: Context, window_text: str, write: bool, traffic_scale: float) -> None:
+    """One live cycle: start the engine over HTTP, scrape, send traffic, scrape again."""
+    from monitoring.live import scrape_once
+
+    window = _duration(window_text, "--window")
+    try:
+        outcome = scrape_once(ctx.config, window, write=write, traffic_scale=traffic_scale)
+    except StoreError as exc:
+        fail(str(exc))
+    console = Console()
+    values = Table(title=f"Derived metrics over {window_text} ({outcome.requests} requests sent)")
+    for col in ("metric", "value", "unit"):
+        values.add_column(col, justify="right" if col == "value" else "left")
+    from monitoring.catalog import CATALOG
+    from monitoring.report.fmt import fmt_number
+
+    for mid, metric in CATALOG.items():
+        v = outcome.cycle.values.get(mid)
+        values.add_row(mid, fmt_number(v) if v is not None else "—", metric.unit)
+    console.print(values)
+    health = Table(title="Targets")
+    for col in ("target", "up", "reason", "samples", "duration"):
+        health.add_column(col)
+    for h in outcome.cycle.health:
+        health.add_row(h.target, "yes" if h.up else "no", h.reason or "", str(h.samples),
+                       f"{h.duration_s * 1000:.0f} ms")
+    console.print(health)
+    if write:
+        console.print(f"wrote {len(outcome.cycle.values)} points to {ctx.config.store.path}")
+
+
+@click.command()
+@pass_ctx
+def status(ctx: Context) -> None:
+    """The scheduled jobs' last run, duration and outcome, as the scheduler recorded them."""
+    from monitoring.scheduler import JobStateDB, ScheduleSettings
+
+    settings = ScheduleSettings.from_config(ctx.config)
+    if not Path(settings.state_path).exists():
+        fail(f"{settings.state_path}: no scheduler state yet (start 'ionmon serve')")
+    db = JobStateDB(settings.state_path)
+    try:
+        rows = db.jobs()
+        targets = db.targets()
+    finally:
+        db.close()
+    console = Console()
+    t = Table(title=f"Jobs ({settings.state_path})")
+    for col in ("job", "last run (UTC)", "duration", "outcome", "runs", "failures", "next run",
+                "detail"):
+        t.add_column(col, overflow="fold")
+    for r in rows:
+        t.add_row(r.job, _ts(r.last_start), f"{r.last_duration_s:.2f} s", r.last_outcome,
+                  str(r.runs), str(r.failures), _ts(r.next_run), r.last_detail)
+    console.print(t)
+    if targets:
+        h = Table(title="Targets at the last scrape")
+        for col in ("target", "up", "reason", "at (UTC)"):
+            h.add_column(col)
+        for target, up, reason, at in targets:
+            h.add_row(target, "yes" if up else "no", reason or "", _ts(at))
+        console.print(h)
+
+
+def _ts(ts: float | None) -> str:
+    return "—" if ts is None else time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts))
+
+
+COMMANDS = [report, serve, scrape, status]

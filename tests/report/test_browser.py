@@ -1,0 +1,58 @@
+"""The report as HTML in headless Chromium: tables and charts render, no errors, screenshot."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from monitoring.report.generate import generate
+from monitoring.report.render import markdown_to_html
+from monitoring.store.sqlite import SQLiteStore
+from tests.report.conftest import Built
+
+SCREENSHOT = Path(__file__).resolve().parents[2] / "out" / "screenshots" / "report.png"
+
+PAGE_CHECK = """({
+  tables: document.querySelectorAll('table').length,
+  images: Array.from(document.images).map(i => ({src: i.getAttribute('src'),
+                                                  w: i.naturalWidth})),
+  h1: document.querySelector('h1').textContent,
+  width: document.documentElement.scrollWidth,
+})"""
+
+
+def _chromium() -> str:
+    path = shutil.which("chromium") or "/usr/bin/chromium"
+    if not os.access(path, os.X_OK):
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium is required in CI (apt-get install chromium)")
+        pytest.skip("chromium not installed")
+    pytest.importorskip("websocket", reason="pip install websocket-client")
+    return path
+
+
+def test_report_reads_well_in_chromium(two_weeks: Built, tmp_path: Path) -> None:
+    executable = _chromium()
+    from tests.renderers.cdp import Browser
+
+    store = SQLiteStore(two_weeks.store_path)
+    report, written = generate(two_weeks.config, store, two_weeks.week_start, tmp_path)
+    store.close()
+    page = tmp_path / "report.html"
+    page.write_text(markdown_to_html(written.markdown.read_text(encoding="utf-8"),
+                                     f"ION Mentoring weekly report {report.week}"),
+                    encoding="utf-8")
+    with Browser(executable) as browser:
+        browser.load(page.as_uri(), width=1280, height=900)
+        info = browser.evaluate(PAGE_CHECK)
+        assert browser.errors() == []
+        browser.screenshot(SCREENSHOT)
+    assert info["h1"] == "ION Mentoring Weekly Status Report"
+    assert info["tables"] >= 9
+    assert len(info["images"]) == len(report.charts) > 0
+    assert all(img["w"] == 900 for img in info["images"]), info["images"]
+    assert info["width"] <= 1280  # no sideways scrolling
+    assert SCREENSHOT.stat().st_size > 50_000
