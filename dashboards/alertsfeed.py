@@ -1,0 +1,71 @@
+"""What the dashboards show of alerting: recent alerts and the tuned thresholds.
+
+Read from the evaluator's state file and the tuner's rules file when they exist, so a
+dashboard rendered before any tuning still works (catalog targets, no alerts).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dashboards.alertview import SEVERITIES, AlertView
+from monitoring.catalog import Target
+from monitoring.config import Config
+
+_GOOD_SIDE = {">": "<=", "<": ">="}  # a rule's "value > t is trouble" is a "<= t" target
+
+
+def alert_views(config: Config, start: float, end: float) -> list[AlertView]:
+    """Alert state changes in [start, end], newest first, plus alerts pending now."""
+    path = Path(config.alerts.state_path)
+    if not path.exists():
+        return []
+    from alerts.rules import SPECS_BY_ID
+    from alerts.state import AlertStore
+
+    store = AlertStore(path)
+    try:
+        states = store.load()
+        history = store.history(limit=10_000)
+    finally:
+        store.close()
+    views = []
+    latest_firing: set[str] = set()
+    for row in history:  # newest first
+        if not start <= row["at"] <= end or row["new"] not in ("firing", "resolved"):
+            continue
+        if row["new"] == "firing":
+            current = states.get(row["rule"])
+            # Only the episode still firing shows as firing; older ones show resolved.
+            if current is None or current.state != "firing" or row["rule"] in latest_firing:
+                continue
+            latest_firing.add(row["rule"])
+        spec = SPECS_BY_ID.get(row["rule"])
+        severity = spec.severity if spec and spec.severity in SEVERITIES else "warning"
+        views.append(AlertView(row["rule"], severity, row["new"], row["at"],
+                               spec.summary if spec else "", row["metric"]))
+    for state in states.values():
+        if state.state == "pending" and state.active_since is not None:
+            severity = state.severity if state.severity in SEVERITIES else "warning"
+            views.append(AlertView(state.rule, severity, "pending", state.active_since,
+                                   state.summary, state.metric))
+    return sorted(views, key=lambda v: v.since, reverse=True)
+
+
+def tuned_thresholds(config: Config) -> dict[str, Target]:
+    """Flat thresholds from the rules file, as targets per metric (hourly ones are left out)."""
+    path = Path(config.alerts.rules_path)
+    if not path.exists():
+        return {}
+    from alerts.rules import RulesFileError, read_rules
+
+    try:
+        rules = read_rules(path)
+    except RulesFileError:
+        return {}  # the evaluator reports a bad file; dashboards fall back to targets
+    out: dict[str, Target] = {}
+    for rule in rules:
+        for bound in rule.bounds:
+            if bound.value is not None and bound.op in _GOOD_SIDE:
+                out[bound.metric] = Target(_GOOD_SIDE[bound.op], bound.value)  # type: ignore[arg-type]
+    return out
