@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from collections.abc import Sequence
 from dataclasses import asdict, fields
 from pathlib import Path
 
 from alerts.evaluator import AlertState, Transition
+from monitoring.sqlitedb import open_db
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alert_state (rule TEXT PRIMARY KEY, data TEXT NOT NULL);
@@ -25,10 +25,7 @@ class AlertStore:
     """Current state per rule and every state change, in one SQLite file."""
 
     def __init__(self, path: str | Path) -> None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
+        self._db = open_db(path, _SCHEMA)
         self._lock = threading.Lock()
 
     def load(self) -> dict[str, AlertState]:

@@ -8,7 +8,7 @@ import click
 
 from monitoring.cliutil import Context
 
-# Packages that add commands export a COMMANDS list; a package not installed is skipped.
+# Each package that adds commands exports them as a COMMANDS list.
 _COMMAND_MODULES = ("monitoring.commands", "alerts.cli", "dashboards.cli", "monitoring.report_cli")
 
 
@@ -22,11 +22,5 @@ def main(ctx: click.Context, config_path: str | None) -> None:
 
 
 for _name in _COMMAND_MODULES:
-    try:
-        _module = importlib.import_module(_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != _name:
-            raise
-        continue
-    for _command in _module.COMMANDS:
+    for _command in importlib.import_module(_name).COMMANDS:
         main.add_command(_command)

@@ -14,7 +14,6 @@ from rich.table import Table
 
 from monitoring import catalog
 from monitoring.cliutil import Context, fail, pass_ctx
-from monitoring.clock import WallClock
 from monitoring.durations import parse_duration
 from monitoring.groundtruth import FaultLog
 from monitoring.store.base import StoreError
@@ -168,4 +167,3 @@ def metrics_cmd(promql: bool) -> None:
 
 
 COMMANDS = [backfill, query, metrics_cmd]
-_ = WallClock  # live commands use the wall clock (see monitoring.live)

@@ -6,9 +6,10 @@ The back-test and the weekly report read it to say what was caught and how fast.
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from monitoring.sqlitedb import open_db
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS faults (
@@ -34,10 +35,7 @@ class FaultLog:
     """Faults recorded in a SQLite file (the embedded store's file by default)."""
 
     def __init__(self, path: str | Path) -> None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
+        self._db = open_db(path, _SCHEMA)
 
     def record(self, fault: FaultRecord) -> None:
         self._db.execute(

@@ -28,6 +28,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from monitoring.durations import parse_duration
+from monitoring.sqlitedb import open_db
 
 log = logging.getLogger(__name__)
 
@@ -121,10 +122,7 @@ class JobStateDB:
     """Each job's last run and the targets' last health, for ``ionmon status``."""
 
     def __init__(self, path: str | Path) -> None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
+        self._db = open_db(path, _SCHEMA)
         self._lock = threading.Lock()
 
     def record(self, run: JobRun, next_run: float | None) -> None:

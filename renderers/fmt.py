@@ -13,36 +13,42 @@ _OP_SIGN = {"<": "<", "<=": "≤", ">": ">", ">=": "≥"}
 
 
 def fmt_number(value: float | None) -> str:
-    """Enough digits to compare values at a glance, never scientific notation."""
-    if value is None or math.isnan(value):
+    """Three significant digits or more, thousands separated, never scientific."""
+    if value is None or not math.isfinite(value):
         return MISSING
     a = abs(value)
+    if a == 0:
+        return "0"
     if float(value).is_integer() and a < 1e6:
         return f"{int(value):,d}"
     if a >= 1000:
         return f"{value:,.0f}"
     if a >= 100:
         return f"{value:.1f}"
-    if a >= 10:
+    if a >= 1:
         return f"{value:.2f}"
-    if a == 0:
-        return "0"
-    if a >= 0.01:
-        return f"{value:.3g}" if a < 1 else f"{value:.2f}"
-    return f"{value:.2g}"
+    text = f"{value:.3g}"
+    if "e" in text:  # below 0.0001: fixed notation reads better than 1.2e-05
+        text = f"{value:.6f}".rstrip("0").rstrip(".")
+        return text if text not in ("0", "-0") else "0"
+    return text
 
 
 # Units a reader infers from the title ("Regions up", "L1 items") are not repeated.
 _SILENT_UNITS = ("count", "regions")
 
 
-def fmt_value(value: float | None, unit: str) -> str:
-    text = fmt_number(value)
+def with_unit(text: str, unit: str) -> str:
+    """``text`` followed by its unit, as people write it: 12 ms, 0.5/s, 99.9%."""
     if text == MISSING or unit in _SILENT_UNITS:
         return text
     if unit == "per s":
         return f"{text}/s"
     return f"{text}%" if unit == "%" else f"{text} {unit}"
+
+
+def fmt_value(value: float | None, unit: str) -> str:
+    return with_unit(fmt_number(value), unit)
 
 
 def fmt_percent(ratio: float | None) -> str:
@@ -57,13 +63,7 @@ def fmt_threshold(target: Target | None, unit: str) -> str:
     if target is None:
         return MISSING
     # Objectives are written round (50, 99.95): show them exactly as written.
-    value = f"{target.value:g}"
-    op = _OP_SIGN[target.op]
-    if unit in _SILENT_UNITS:
-        return f"{op} {value}"
-    if unit == "per s":
-        return f"{op} {value}/s"
-    return f"{op} {value}%" if unit == "%" else f"{op} {value} {unit}"
+    return f"{_OP_SIGN[target.op]} {with_unit(f'{target.value:g}', unit)}"
 
 
 def fmt_time(ts: float | None, with_date: bool = True) -> str:

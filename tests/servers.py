@@ -387,61 +387,55 @@ def _http_ready(url: str) -> bool:
         return False
 
 
-class PrometheusServer(_Server):
+class _ConfiguredHttpServer(_Server):
+    """A server started from one YAML config file, ready when /-/ready answers 200."""
+
+    config_name = "config.yml"
+
+    def __init__(self, config_text: str, binary: str) -> None:
+        super().__init__()
+        self.config_text = config_text
+        self.binary = binary
+        self.config_path = self.dir / self.config_name
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def _prepare(self) -> None:
+        self.config_path.write_text(self.config_text)
+
+    def _flags(self) -> list[str]:
+        raise NotImplementedError
+
+    def _command(self) -> list[str]:
+        return [require_binary(self.binary), f"--config.file={self.config_path}",
+                f"--web.listen-address={self.host}:{self.port}", *self._flags()]
+
+    def _is_ready(self) -> bool:
+        return _http_ready(f"{self.url}/-/ready")
+
+
+class PrometheusServer(_ConfiguredHttpServer):
     name = "prometheus"
+    config_name = "prometheus.yml"
 
     def __init__(self, config_text: str, binary: str = PROMETHEUS) -> None:
-        super().__init__()
-        self.config_text = config_text
-        self.binary = binary
-        self.config_path = self.dir / "prometheus.yml"
+        super().__init__(config_text, binary)
 
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def _prepare(self) -> None:
-        self.config_path.write_text(self.config_text)
-
-    def _command(self) -> list[str]:
-        exe = require_binary(self.binary)
-        return [
-            exe,
-            f"--config.file={self.config_path}",
-            f"--storage.tsdb.path={self.dir / 'tsdb'}",
-            f"--web.listen-address={self.host}:{self.port}",
-            "--web.enable-lifecycle",
-        ]
-
-    def _is_ready(self) -> bool:
-        return _http_ready(f"{self.url}/-/ready")
+    def _flags(self) -> list[str]:
+        return [f"--storage.tsdb.path={self.dir / 'tsdb'}", "--web.enable-lifecycle"]
 
 
-class AlertmanagerServer(_Server):
+class AlertmanagerServer(_ConfiguredHttpServer):
     name = "alertmanager"
+    config_name = "alertmanager.yml"
 
     def __init__(self, config_text: str, binary: str = ALERTMANAGER) -> None:
-        super().__init__()
-        self.config_text = config_text
-        self.binary = binary
-        self.config_path = self.dir / "alertmanager.yml"
+        super().__init__(config_text, binary)
 
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def _prepare(self) -> None:
-        self.config_path.write_text(self.config_text)
-
-    def _command(self) -> list[str]:
-        exe = require_binary(self.binary)
+    def _flags(self) -> list[str]:
         return [
-            exe,
-            f"--config.file={self.config_path}",
             f"--storage.path={self.dir / 'data'}",
-            f"--web.listen-address={self.host}:{self.port}",
             "--cluster.listen-address=",  # no gossip: a single, isolated instance
         ]
-
-    def _is_ready(self) -> bool:
-        return _http_ready(f"{self.url}/-/ready")

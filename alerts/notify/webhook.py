@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
@@ -21,6 +20,7 @@ import requests
 
 from alerts.notify.base import Notification, SendResult, send_with_retry
 from alerts.notify.httppost import post_json
+from monitoring.sqlitedb import open_db
 
 log = logging.getLogger("ionmon.alerts.notify")
 
@@ -45,11 +45,7 @@ class WebhookNotifier:
         self.deadline_s = deadline_s
         self._sleep = sleep
         self._session = requests.Session()
-        Path(outbox_path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(outbox_path), check_same_thread=False,
-                                   isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
+        self._db = open_db(outbox_path, _SCHEMA)
         self._lock = threading.Lock()
 
     # -- queue ---------------------------------------------------------------------

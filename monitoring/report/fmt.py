@@ -5,36 +5,11 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
-from monitoring.catalog import Target
 from monitoring.durations import format_duration
+from renderers.fmt import MISSING, fmt_number, fmt_threshold, with_unit
 
-MISSING = "—"
 NOT_AVAILABLE = "n/a"
-_OP = {"<": "<", "<=": "≤", ">": ">", ">=": "≥"}
-# Units the title already implies ("Regions up 3", "L1 items 480") are not repeated.
-_SILENT_UNITS = ("count", "regions")
-
-
-def fmt_number(value: float | None) -> str:
-    """Three significant digits or more, thousands separated, never scientific."""
-    if value is None or not math.isfinite(value):
-        return MISSING
-    a = abs(value)
-    if a == 0:
-        return "0"
-    if float(value).is_integer() and a < 1e6:
-        return f"{int(value):,d}"
-    if a >= 1000:
-        return f"{value:,.0f}"
-    if a >= 100:
-        return f"{value:.1f}"
-    if a >= 1:
-        return f"{value:.2f}"
-    text = f"{value:.3g}"
-    if "e" in text:  # below 0.0001: fixed notation reads better than 1.2e-05
-        text = f"{value:.6f}".rstrip("0").rstrip(".")
-        return text if text not in ("0", "-0") else "0"
-    return text
+fmt_target = fmt_threshold  # objectives are spelled the same everywhere
 
 
 def _number_for(value: float, unit: str) -> str:
@@ -50,23 +25,7 @@ def _number_for(value: float, unit: str) -> str:
 def fmt_value(value: float | None, unit: str) -> str:
     if value is None or not math.isfinite(value):
         return MISSING
-    text = _number_for(value, unit)
-    if unit in _SILENT_UNITS:
-        return text
-    if unit == "per s":
-        return f"{text}/s"
-    return f"{text}%" if unit == "%" else f"{text} {unit}"
-
-
-def fmt_target(target: Target | None, unit: str) -> str:
-    if target is None:
-        return MISSING
-    value = f"{target.value:g}"  # objectives are written round: show them as written
-    if unit in _SILENT_UNITS:
-        return f"{_OP[target.op]} {value}"
-    if unit == "per s":
-        return f"{_OP[target.op]} {value}/s"
-    return f"{_OP[target.op]} {value}{'%' if unit == '%' else ' ' + unit}"
+    return with_unit(_number_for(value, unit), unit)
 
 
 def fmt_change(change: float | None, kind: str, unit: str = "") -> str:

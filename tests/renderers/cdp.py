@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -16,6 +17,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
 import websocket
 
 CHROMIUM = "/usr/bin/chromium"
@@ -124,3 +126,14 @@ class Browser:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def chromium_or_skip() -> str:
+    """Debian's chromium: skip without it locally, fail without it under CI=true."""
+    path = shutil.which("chromium") or "/usr/bin/chromium"
+    if not os.access(path, os.X_OK):
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium is required in CI (apt-get install chromium)")
+        pytest.skip("chromium not installed")
+    pytest.importorskip("websocket", reason="pip install websocket-client")
+    return path

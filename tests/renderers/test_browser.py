@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import os
-import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +12,7 @@ import pytest
 
 from dashboards.data import DashboardData
 from renderers.html import render_html
+from tests.renderers.cdp import chromium_or_skip
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "out" / "screenshots"
 
@@ -41,16 +40,6 @@ Array.from(document.querySelectorAll('article.panel')).map(a => {
 """
 
 
-def _chromium() -> str:
-    path = shutil.which("chromium") or "/usr/bin/chromium"
-    if not os.access(path, os.X_OK):
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium is required in CI (apt-get install chromium)")
-        pytest.skip("chromium not installed")
-    pytest.importorskip("websocket", reason="pip install websocket-client")
-    return path
-
-
 @pytest.fixture(scope="module")
 def site(all_data: dict[str, DashboardData], evil_data: DashboardData,
          tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
@@ -74,7 +63,7 @@ def site(all_data: dict[str, DashboardData], evil_data: DashboardData,
 
 @pytest.fixture(scope="module")
 def browser():
-    path = _chromium()
+    path = chromium_or_skip()
     from tests.renderers.cdp import Browser
     with Browser(path) as b:
         yield b

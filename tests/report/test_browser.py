@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
-
-import pytest
 
 from monitoring.report.generate import generate
 from monitoring.report.render import markdown_to_html
 from monitoring.store.sqlite import SQLiteStore
+from tests.renderers.cdp import chromium_or_skip
 from tests.report.conftest import Built
 
 SCREENSHOT = Path(__file__).resolve().parents[2] / "out" / "screenshots" / "report.png"
@@ -24,18 +21,8 @@ PAGE_CHECK = """({
 })"""
 
 
-def _chromium() -> str:
-    path = shutil.which("chromium") or "/usr/bin/chromium"
-    if not os.access(path, os.X_OK):
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium is required in CI (apt-get install chromium)")
-        pytest.skip("chromium not installed")
-    pytest.importorskip("websocket", reason="pip install websocket-client")
-    return path
-
-
 def test_report_reads_well_in_chromium(two_weeks: Built, tmp_path: Path) -> None:
-    executable = _chromium()
+    executable = chromium_or_skip()
     from tests.renderers.cdp import Browser
 
     store = SQLiteStore(two_weeks.store_path)
