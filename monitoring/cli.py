@@ -9,7 +9,8 @@ import click
 from monitoring.cliutil import Context
 
 # Each package that adds commands exports them as a COMMANDS list.
-_COMMAND_MODULES = ("monitoring.commands", "alerts.cli", "dashboards.cli", "monitoring.report_cli")
+_COMMAND_MODULES = ("monitoring.commands", "alerts.cli", "dashboards.cli", "monitoring.report_cli",
+                    "monitoring.prom_cli")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
