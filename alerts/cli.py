@@ -17,7 +17,7 @@ from alerts.settings import alerts_settings
 from alerts.tuner import Proposal, tune_rule
 from monitoring.cliutil import Context, fail, pass_ctx
 from monitoring.durations import format_duration, parse_duration
-from monitoring.groundtruth import FaultLog
+from monitoring.groundtruth import open_faultlog
 from monitoring.store.base import StoreError
 from monitoring.store.factory import open_store
 from monitoring.timerange import parse_instant
@@ -91,7 +91,7 @@ def tune(ctx: Context, baseline_text: str | None, end_text: str | None, apply_: 
         store = open_store(config)
         if end is None:
             end = _newest_sample(store)
-        faults = FaultLog(config.store.path) if config.store.backend == "sqlite" else None
+        faults = open_faultlog(config.store.path)
         metrics = sorted({m for s in RULE_SPECS for m in s.metrics})
         history = read_history(store, metrics, end - baseline, end, faults)
     except StoreError as exc:
@@ -146,28 +146,27 @@ def _newest_sample(store) -> float:
 @pass_ctx
 def alerts(ctx: Context, evaluate_now: bool, at_text: str | None, history_n: int) -> None:
     """Show the alerts' current state; --evaluate runs one evaluation first."""
-    from alerts.evaluator import evaluate, store_query
-    from alerts.notify.dispatch import channels_from, notify_changes
+    from alerts.cycle import run_cycle
     from alerts.state import AlertStore
 
     config = ctx.config
     settings = alerts_settings(config)
     console = Console()
-    states_db = AlertStore(settings.state_path)
-    states = states_db.load()
     if evaluate_now:
-        try:
-            rules = read_rules(settings.rules_path)
-        except RulesFileError as exc:
-            fail(f"{exc} (run 'ionmon tune --apply' to write one)")
         try:
             now = parse_instant(at_text) if at_text else time.time()
         except ValueError as exc:
             fail(f"--at: {exc}", 2)
         store = open_store(config)
-        states, changes = evaluate(rules, now, store_query(store), states)
-        states_db.save(states, changes)
-        notify_changes(changes, channels_from(settings, Path(settings.state_path).parent))
+        # Tuned rules when 'ionmon tune --apply' wrote them; SLO burn-rate rules always.
+        result = run_cycle(config, store, now)
+        if result.rules_error:
+            console.print(f"{result.rules_error} (SLO rules were evaluated)", markup=False)
+        elif not Path(settings.rules_path).exists():
+            console.print(f"no tuned rules at {settings.rules_path} ('ionmon tune --apply'): "
+                          "evaluated the SLO burn-rate rules only", markup=False)
+    states_db = AlertStore(settings.state_path)
+    states = states_db.load()
     t = Table(title="Alerts")
     for col in ("rule", "state", "since", "metric", "value", "severity", "health"):
         t.add_column(col)
@@ -189,18 +188,23 @@ def alerts(ctx: Context, evaluate_now: bool, at_text: str | None, history_n: int
 
 
 @click.command()
-@click.argument("what", type=click.Choice(["prometheus", "alertmanager"]))
+@click.argument("what", type=click.Choice(["prometheus", "alertmanager", "slo"]))
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
               help="Write here instead of stdout.")
 @click.option("--webhook-url", default=None,
               help="Alertmanager receiver URL (default: alerts.channels.webhook.url).")
 @pass_ctx
 def export(ctx: Context, what: str, out_path: str | None, webhook_url: str | None) -> None:
-    """Write a Prometheus rules file or an Alertmanager config from the tuned rules."""
+    """Write a Prometheus rules file or an Alertmanager config from the tuned rules, or
+    the SLOs' recording and burn-rate alerting rules (slo)."""
     from alerts.export import alertmanager_config, prometheus_rules
 
     settings = alerts_settings(ctx.config)
-    if what == "prometheus":
+    if what == "slo":
+        from alerts.cycle import configured_slos
+        from alerts.slo_export import slo_rules_yaml
+        text = slo_rules_yaml(configured_slos(ctx.config), settings.runbook_base_url)
+    elif what == "prometheus":
         try:
             text = prometheus_rules(read_rules(settings.rules_path))
         except RulesFileError as exc:
@@ -219,4 +223,6 @@ def export(ctx: Context, what: str, out_path: str | None, webhook_url: str | Non
         click.echo(text, nl=False)
 
 
-COMMANDS = [tune, alerts, export]
+from alerts.silence_cli import silence  # noqa: E402  (a command group of its own module)
+
+COMMANDS = [tune, alerts, export, silence]

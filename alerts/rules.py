@@ -66,10 +66,10 @@ RULE_SPECS: tuple[RuleSpec, ...] = (
              "Edge availability below normal",
              "A region may be down or returning 5xx: check regions up and error rate "
              "per region.", ("builder_errors", "region_down")),
-    RuleSpec("low_cache_hit_rate", ("cache_hit_rate", "l1_hit_rate"), 120, "warning",
-             "Cache hit rate below normal",
+    RuleSpec("low_cache_hit_rate", ("cache_hit_rate", "l1_hit_rate", "l1_items"), 120,
+             "warning", "Cache hit rate or L1 contents below normal",
              "Look for a flush or restart of L1, or L2 unreachable; expect latency to follow.",
-             ("l2_down",)),
+             ("l1_flush",)),
     RuleSpec("replication_lag", ("replication_lag_eu", "replication_lag_asia"), 120,
              "warning", "A read replica is behind the primary",
              "Check the replica's apply rate and the primary's write load; reads in "

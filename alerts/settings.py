@@ -46,6 +46,8 @@ class AlertsSettings(_Strict):
     k_grid: list[float] = Field(default=[3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0], min_length=1)
     max_false_alarms_per_day: float = Field(default=1 / 7, ge=0)
     channels: ChannelsSettings = Field(default_factory=ChannelsSettings)
+    # Where docs/runbooks.md is served; notifications link to its sections.
+    runbook_base_url: str = "docs/runbooks.md"
 
 
 def alerts_settings(config: Any) -> AlertsSettings:

@@ -35,9 +35,9 @@ def main() -> None:
         summary = run_backfill(config, store, faults, start, args.days)
         wall = time.perf_counter() - began
         stats = store.stats()
-    virtual = summary.minutes * 60
+    virtual = summary.cycles * summary.step_s
     ratio = virtual / wall
-    print(f"modelled {args.days} day(s): {summary.minutes} minutes, {summary.requests:,} "
+    print(f"modelled {args.days} day(s): {summary.cycles} scrapes, {summary.requests:,} "
           f"requests, {summary.points:,} points in {wall:.2f} s wall")
     print(f"virtual seconds per wall second: {ratio:,.0f}  "
           f"(a week would take {7 * 86400 / ratio:.1f} s)")

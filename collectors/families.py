@@ -43,12 +43,25 @@ def families_to_samples(
                 continue
             labels = _merge(s.labels, extra_labels) if extra_labels else s.labels
             key = (s.name, tuple(sorted(labels.items())))
+            if s.name.endswith("_bucket") and not _is_number(labels.get("le", "+Inf")):
+                # A bound that is not a number cannot be ordered: the quantile would fail.
+                rejected.append(f"bucket with a non-numeric le in "
+                                f"{format_series(s.name, labels)}")
+                continue
             if key in seen:
                 rejected.append(f"duplicate series {format_series(s.name, labels)}")
                 continue
             seen.add(key)
-            samples.append(Sample(s.name, labels, s.value, ts))
+            samples.append(Sample(s.name, labels, float(s.value), ts))
     return samples, rejected
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _merge(labels: Mapping[str, str], extra: Mapping[str, str]) -> dict[str, str]:

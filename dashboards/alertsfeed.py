@@ -6,6 +6,7 @@ dashboard rendered before any tuning still works (catalog targets, no alerts).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from dashboards.alertview import SEVERITIES, AlertView
@@ -15,14 +16,50 @@ from monitoring.config import Config
 _GOOD_SIDE = {">": "<=", "<": ">="}  # a rule's "value > t is trouble" is a "<= t" target
 
 
+def _annotate(views: list[AlertView], config: Config, end: float) -> list[AlertView]:
+    """Mark silenced alerts and attach runbook links.
+
+    A firing or pending alert is silenced when a silence matches it at ``end`` (now,
+    for a live dashboard); a resolved one when a silence matched it as it resolved.
+    """
+    from alerts.cycle import load_rules, rule_labels, silence_path
+    from alerts.runbooks import runbook_for
+    from alerts.silence import SilenceStore
+
+    labels = rule_labels(load_rules(config)[0])
+    path = silence_path(config)
+    silences = SilenceStore(path) if path.exists() else None
+    base = config.alerts.runbook_base_url
+    out = []
+    try:
+        for v in views:
+            at = v.since if v.state == "resolved" else end
+            match = None
+            if silences is not None:
+                extra = labels.get(v.name, {})
+                match = silences.silencing({"alertname": v.name, "severity": v.severity,
+                                            **extra}, at)
+            book = runbook_for(v.name)
+            out.append(replace(v, silenced=match is not None,
+                               runbook_url=book.url(base) if book else ""))
+    finally:
+        if silences is not None:
+            silences.close()
+    return out
+
+
 def alert_views(config: Config, start: float, end: float) -> list[AlertView]:
-    """Alert state changes in [start, end], newest first, plus alerts pending now."""
+    """Alert state changes in [start, end], newest first, plus alerts pending now;
+    silenced ones marked, each with its runbook link."""
     path = Path(config.alerts.state_path)
     if not path.exists():
         return []
+    from alerts.cycle import configured_slos
     from alerts.rules import SPECS_BY_ID
+    from alerts.slo_rules import slo_rules as make_slo_rules
     from alerts.state import AlertStore
 
+    slo_rules = {r.id: r for r in make_slo_rules(configured_slos(config))}
     store = AlertStore(path)
     try:
         states = store.load()
@@ -40,7 +77,9 @@ def alert_views(config: Config, start: float, end: float) -> list[AlertView]:
             if current is None or current.state != "firing" or row["rule"] in latest_firing:
                 continue
             latest_firing.add(row["rule"])
-        spec = SPECS_BY_ID.get(row["rule"])
+        # SLO burn-rate rules are not tuned specs: their severity and summary come
+        # from the rule itself.
+        spec = SPECS_BY_ID.get(row["rule"]) or slo_rules.get(row["rule"])
         severity = spec.severity if spec and spec.severity in SEVERITIES else "warning"
         views.append(AlertView(row["rule"], severity, row["new"], row["at"],
                                spec.summary if spec else "", row["metric"]))
@@ -49,7 +88,7 @@ def alert_views(config: Config, start: float, end: float) -> list[AlertView]:
             severity = state.severity if state.severity in SEVERITIES else "warning"
             views.append(AlertView(state.rule, severity, "pending", state.active_since,
                                    state.summary, state.metric))
-    return sorted(views, key=lambda v: v.since, reverse=True)
+    return _annotate(sorted(views, key=lambda v: v.since, reverse=True), config, end)
 
 
 def tuned_thresholds(config: Config) -> dict[str, Target]:

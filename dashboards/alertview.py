@@ -17,6 +17,8 @@ class AlertView:
     since: float  # epoch seconds the alert entered ``state``
     summary: str = ""
     metric: str | None = None  # catalog id the rule watches, when there is one
+    silenced: bool = False  # a silence matches it: recorded, not notified
+    runbook_url: str = ""  # what to check, when the rule has a runbook
 
     def __post_init__(self) -> None:
         if self.state not in ALERT_STATES:

@@ -39,7 +39,9 @@ def _load(ctx: Context, store: Store, name: str, start: float, end: float) -> Da
         data = load_dashboard_data(DASHBOARDS[name], store, start, end,
                                    step=ctx.config.scrape.interval,
                                    alerts=alert_views(ctx.config, start, end),
-                                   thresholds=tuned_thresholds(ctx.config))
+                                   thresholds=tuned_thresholds(ctx.config),
+                                   slos=ctx.config.slos,
+                                   runbook_base=ctx.config.alerts.runbook_base_url)
     except StoreError as exc:
         fail(str(exc))
     if all(m.stats.samples == 0 for p in data.panels for m in p.metrics):

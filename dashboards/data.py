@@ -15,6 +15,9 @@ from typing import Literal
 
 import numpy as np
 
+from alerts.burn import Budget, budget_at
+from alerts.runbooks import DEFAULT_BASE_URL, runbook_for
+from alerts.slo import SLO, default_slos
 from dashboards.alertview import AlertView
 from dashboards.model import Dashboard, Panel
 from monitoring.catalog import CATALOG, Target
@@ -54,6 +57,22 @@ class MetricData:
 
 
 @dataclass(frozen=True)
+class BudgetView:
+    """One SLO's error budget at the dashboard's end, with where to look when it burns."""
+
+    budget: Budget
+    runbook_url: str = ""
+    runbook_title: str = ""
+
+    @property
+    def status(self) -> Status:
+        b = self.budget
+        if b.spent is None:
+            return "nodata"
+        return "breach" if b.spent >= 1.0 else "ok"
+
+
+@dataclass(frozen=True)
 class PanelData:
     title: str
     kind: str
@@ -62,9 +81,12 @@ class PanelData:
     metrics: tuple[MetricData, ...]
     alerts: tuple[AlertView, ...]
     alert_states: tuple[str, ...] = ()  # alerts panels: the states listed
+    budgets: tuple[BudgetView, ...] = ()  # budget panels: one per SLO
 
     @property
     def status(self) -> Status:
+        if self.budgets:
+            return worst(b.status for b in self.budgets)
         return worst(m.status for m in self.metrics) if self.metrics else "info"
 
 
@@ -85,6 +107,7 @@ class DashboardData:
     generated_at: float
     rows: tuple[RowData, ...]
     alerts: tuple[AlertView, ...]
+    budgets: tuple[BudgetView, ...] = ()
 
     @property
     def panels(self) -> tuple[PanelData, ...]:
@@ -94,6 +117,7 @@ class DashboardData:
     def status(self) -> Status:
         """Worst metric status; a firing alert counts as a breach even if values look fine."""
         statuses = [m.status for p in self.panels for m in p.metrics]
+        statuses += [b.status for b in self.budgets if b.status == "breach"]
         return worst([*statuses, *(["breach"] if self.firing else [])])
 
     @property
@@ -178,6 +202,30 @@ def metric_data(metric_id: str, series: Series, threshold: Target | None,
     )
 
 
+def joined_weights(values: Series, weights: Series) -> np.ndarray:
+    """``weights`` at each of ``values``' timestamps (NaN where missing): both series
+    come from the same scrape, so their samples share timestamps."""
+    lookup = dict(zip(weights.ts.tolist(), weights.values.tolist(), strict=True))
+    return np.array([lookup.get(t, np.nan) for t in values.ts.tolist()], dtype=float)
+
+
+def slo_budgets(slos: Sequence[SLO], series: Mapping[str, Series], at: float,
+                runbook_base: str = DEFAULT_BASE_URL) -> tuple[BudgetView, ...]:
+    """Every SLO's budget at ``at`` from raw samples, by ``alerts.burn.budget_at`` (pure)."""
+    out = []
+    for slo in slos:
+        ind = slo.indicator
+        s = series.get(ind.metric) or Series.empty(ind.metric)
+        weights = None
+        if ind.weight is not None:
+            weights = joined_weights(s, series.get(ind.weight) or Series.empty(ind.weight))
+        book = runbook_for(slo.name)
+        out.append(BudgetView(budget_at(slo, s.ts, s.values, weights, at),
+                              book.url(runbook_base) if book else "",
+                              book.title if book else ""))
+    return tuple(out)
+
+
 def _panel_alerts(panel: Panel, alerts: Sequence[AlertView]) -> tuple[AlertView, ...]:
     chosen = [a for a in alerts if a.state in panel.alert_states]
     rank = {"firing": 0, "pending": 1, "resolved": 2}
@@ -196,6 +244,7 @@ def build_dashboard_data(
     alerts: Sequence[AlertView] = (),
     thresholds: Mapping[str, Target] | None = None,
     max_points: int = MAX_CHART_POINTS,
+    budgets: Sequence[BudgetView] = (),
 ) -> DashboardData:
     """Summarise already-read series into the dashboard's plain data (pure)."""
     cache: dict[tuple[str, Target | None], MetricData] = {}
@@ -218,13 +267,14 @@ def build_dashboard_data(
                 metrics=tuple(one(mid, th[mid]) for mid in panel.metrics),
                 alerts=_panel_alerts(panel, alerts) if panel.kind == "alerts" else (),
                 alert_states=panel.alert_states,
+                budgets=tuple(budgets) if panel.kind == "budget" else (),
             ))
         rows.append(RowData(row.title, tuple(panels)))
     return DashboardData(
         name=dashboard.name, title=dashboard.title, description=dashboard.description,
         start=start, end=end, step=step,
         generated_at=end if generated_at is None else generated_at,
-        rows=tuple(rows), alerts=tuple(alerts),
+        rows=tuple(rows), alerts=tuple(alerts), budgets=tuple(budgets),
     )
 
 
@@ -239,10 +289,23 @@ def load_dashboard_data(
     alerts: Sequence[AlertView] = (),
     thresholds: Mapping[str, Target] | None = None,
     max_points: int = MAX_CHART_POINTS,
+    slos: Sequence[SLO] | None = None,
+    runbook_base: str = DEFAULT_BASE_URL,
 ) -> DashboardData:
-    """Read every metric the dashboard shows in one ``read_many`` and summarise it."""
+    """Read every metric the dashboard shows in one ``read_many`` and summarise it.
+
+    A dashboard with a budget panel also reads each SLO's series over its whole window
+    (raw samples, as the burn-rate alerts see them), ending at ``end``.
+    """
     series = store.read_many(list(dashboard.metric_ids), start, end, step)
+    budgets: tuple[BudgetView, ...] = ()
+    if any(p.kind == "budget" for p in dashboard.panels):
+        slos = default_slos() if slos is None else slos
+        ids = list(dict.fromkeys(m for slo in slos for m in slo.indicator.metrics))
+        longest = max((slo.window for slo in slos), default=0.0)
+        raw = store.read_many(ids, end - longest, end) if ids else {}
+        budgets = slo_budgets(slos, raw, end, runbook_base)
     return build_dashboard_data(
         dashboard, series, start, end, step=step, generated_at=generated_at,
-        alerts=alerts, thresholds=thresholds, max_points=max_points,
+        alerts=alerts, thresholds=thresholds, max_points=max_points, budgets=budgets,
     )

@@ -28,6 +28,12 @@ OVERVIEW = Dashboard(
             Panel("Regions", "table", (*_REGION_P95, "regions_up"), width=6,
                   description="Latency p95 per region and how many regions answer."),
         )),
+        Row("Error budgets", (
+            Panel("Error budgets", "budget", width=12,
+                  description="Each SLO over its window: budget left, burn rate per window "
+                              "(1 = spending exactly the budget), time until it runs out at "
+                              "the last hour's burn."),
+        )),
         Row("Objectives", (
             Panel("SLO status", "table", _TARGETED, width=12,
                   description="Every metric with an objective: now, over the range, and "

@@ -12,7 +12,7 @@ from typing import Literal, get_args
 
 from monitoring.catalog import CATALOG, Metric, Target
 
-PanelKind = Literal["stat", "timeseries", "table", "alerts"]
+PanelKind = Literal["stat", "timeseries", "table", "alerts", "budget"]
 PANEL_KINDS: tuple[str, ...] = get_args(PanelKind)
 AlertState = Literal["firing", "pending", "resolved"]
 ALERT_STATES: tuple[str, ...] = get_args(AlertState)
@@ -58,6 +58,11 @@ class Panel:
                     f"panel {self.title!r}: alert_states must be a non-empty subset of "
                     f"{', '.join(ALERT_STATES)}"
                 )
+        elif self.kind == "budget":
+            # SLOs come from configuration, so a budget panel names no metrics itself.
+            if self.metrics or self.alert_states:
+                raise DashboardError(f"panel {self.title!r}: a budget panel takes no metrics "
+                                     "or alert_states (it shows every configured SLO)")
         else:
             if not self.metrics:
                 raise DashboardError(f"panel {self.title!r}: a {self.kind} panel needs metrics")

@@ -36,7 +36,8 @@ class CacheConfig(_Strict):
     l1_max_items: int = Field(default=512, ge=1)
     l1_ttl_s: float = Field(default=300.0, gt=0)
     l2: Literal["memory", "redis"] = "memory"
-    l2_url: str = "redis://127.0.0.1:6379/0"
+    # A typo'd URL must fail at startup, not as L2 errors at the first request.
+    l2_url: str = Field(default="redis://127.0.0.1:6379/0", pattern=r"^(rediss?|unix)://.+")
     l2_ttl_s: float = Field(default=3600.0, gt=0)
     l2_key_prefix: str = "ion:"
 
@@ -45,7 +46,8 @@ class DatabaseConfig(_Strict):
     backend: Literal["sqlite", "postgres"] = "sqlite"
     # None: one temporary file per region, removed on close.
     sqlite_path: str | None = None
-    postgres_dsn: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    postgres_dsn: str = Field(default="postgresql://postgres@127.0.0.1:5432/postgres",
+                              pattern=r"^postgres(ql)?://.+")
     # Each region gets its own schema in the PostgreSQL database.
     postgres_schema_prefix: str = "ion_"
     pool_size: int = Field(default=5, ge=1)

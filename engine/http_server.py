@@ -15,7 +15,8 @@ Dispatch = Callable[[str, str, dict[str, str], bytes], Response]
 
 
 def _handler_class(dispatch: Dispatch, registry: CollectorRegistry | None,
-                   max_body: int) -> type[BaseHTTPRequestHandler]:
+                   max_body: int, is_open: Callable[[], bool] = lambda: True
+                   ) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -28,6 +29,11 @@ def _handler_class(dispatch: Dispatch, registry: CollectorRegistry | None,
             self.wfile.write(resp.body)
 
         def _serve(self) -> None:
+            if not is_open():
+                # A stopped server must not go on answering on kept-alive connections:
+                # down means down, for clients that connected before too.
+                self.close_connection = True
+                return
             if self.command == "GET" and self.path == "/metrics" and registry is not None:
                 self._send(Response(200, {"Content-Type": CONTENT_TYPE_LATEST},
                                     generate_latest(registry)))
@@ -59,7 +65,8 @@ class HttpServer:
     def __init__(self, host: str, dispatch: Dispatch, registry: CollectorRegistry | None,
                  max_body: int) -> None:
         self._host = host
-        self._handler = _handler_class(dispatch, registry, max_body)
+        self._handler = _handler_class(dispatch, registry, max_body,
+                                       lambda: self._server is not None)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.port = 0  # 0: a random free port on first start, then kept

@@ -1,6 +1,7 @@
 """Backfill: drive the real engine through modelled weeks on a virtual clock.
 
-Every virtual minute the engine serves that minute's modelled requests, the faults
+Every scrape interval (a virtual minute by default) the engine serves that interval's
+modelled requests, the faults
 scheduled for it start or stop, and then the engine is scraped in process through
 the same collector protocol as live (no text round trip) and the catalog metrics
 derived from the scrape are written to the store in batches.
@@ -17,19 +18,20 @@ from engine.traffic import TrafficModel
 from monitoring.clock import VirtualClock
 from monitoring.config import Config, FaultSpec
 from monitoring.groundtruth import FaultLog, FaultRecord
-from monitoring.scrape import Scraper
+from monitoring.scrape import CycleResult, Scraper
 from monitoring.store.base import Point, StoreError
 from monitoring.store.sqlite import SQLiteStore
 
 MINUTE = 60.0
-BATCH_MINUTES = 30  # points per commit: a killed backfill loses at most this much
+BATCH_CYCLES = 30  # scrape cycles per commit: a killed backfill loses at most these
 
 
 @dataclass
 class BackfillSummary:
     start: float
     end: float
-    minutes: int = 0
+    cycles: int = 0  # scrape cycles, one sample per metric each
+    step_s: float = MINUTE
     requests: int = 0
     points: int = 0
     faults: list[FaultRecord] = field(default_factory=list)
@@ -59,14 +61,14 @@ def _fault_events(faults: list[FaultSpec], start: float) -> list[_FaultEvent]:
     return sorted(events, key=lambda e: (e.at, not e.begin))
 
 
-def _serve_minute(cluster: Cluster, traffic: TrafficModel, clock: VirtualClock,
-                  t0: float) -> int:
-    """Serve one virtual minute's modelled requests; the clock ends at the minute's end."""
-    requests = traffic.requests_for(t0, t0 + MINUTE)
+def _serve(cluster: Cluster, traffic: TrafficModel, clock: VirtualClock, t0: float,
+           step: float = MINUTE) -> int:
+    """Serve the modelled requests of [t0, t0 + step); the clock ends at its end."""
+    requests = traffic.requests_for(t0, t0 + step)
     for request in requests:
         clock.set(max(clock.now(), request.ts))
         cluster.request(request.region, request.method, request.path, request.body)
-    clock.set(t0 + MINUTE)
+    clock.set(t0 + step)
     cluster.tick()
     return len(requests)
 
@@ -76,16 +78,19 @@ def run_backfill(
     store: SQLiteStore,
     faultlog: FaultLog,
     start: float,
-    days: int,
+    days: float,
     on_minute: Callable[[int, int], None] | None = None,
+    on_cycle: Callable[[CycleResult], None] | None = None,
 ) -> BackfillSummary:
-    """Fill [start, start + days) with one sample per metric per virtual minute."""
+    """Fill [start, start + days) with one sample per metric per scrape interval."""
     end = start + days * 86400
-    total = int((end - start) // MINUTE)
-    clock = VirtualClock(start - config.scrape.rate_window - MINUTE)
+    step = config.scrape.interval
+    total = int((end - start) // step)
+    warmup = max(config.backfill.warmup, config.scrape.rate_window)
+    clock = VirtualClock(start - warmup - MINUTE)
     cluster = Cluster(config.engine, clock)
     traffic = TrafficModel(config.engine)
-    summary = BackfillSummary(start, end)
+    summary = BackfillSummary(start, end, step_s=step)
     try:
         registries = cluster.registries
         collectors = [
@@ -93,12 +98,16 @@ def run_backfill(
             for name in ("edge", *config.engine.regions)
         ]
         scraper = Scraper(collectors, window_scrapes=config.scrape.window_scrapes)
-        # Prime the rate window before the range starts, so its first minute has data.
-        clock.set(start - config.scrape.rate_window)
+        # The service was running before the range: serve the warm-up unrecorded, so
+        # the week does not open on cold caches, then prime the rate window.
+        for i in range(int((warmup - config.scrape.rate_window) // MINUTE)):
+            _serve(cluster, traffic, clock, start - warmup + i * MINUTE)
         for i in range(config.scrape.window_scrapes):
-            t = start - config.scrape.rate_window + i * MINUTE
-            _serve_minute(cluster, traffic, clock, t)
-            scraper.cycle(clock.now())
+            t = start - config.scrape.rate_window + i * step
+            _serve(cluster, traffic, clock, t, step)
+            primed = scraper.cycle(clock.now())
+            if on_cycle is not None:  # the window's first scrapes, for an export of raw samples
+                on_cycle(primed)
         events = _fault_events(list(config.backfill.faults), start)
         for event in events:
             if event.begin and event.at < end:
@@ -109,9 +118,9 @@ def run_backfill(
                 summary.faults.append(record)
         pending: list[Point] = []
         next_event = 0
-        for minute in range(total):
-            t0 = start + minute * MINUTE
-            t1 = t0 + MINUTE
+        for cycle in range(total):
+            t0 = start + cycle * step
+            t1 = t0 + step
             while next_event < len(events) and events[next_event].at < t1:
                 event = events[next_event]
                 clock.set(max(clock.now(), event.at))
@@ -121,17 +130,19 @@ def run_backfill(
                 else:
                     cluster.faults.stop(kind, target)
                 next_event += 1
-            summary.requests += _serve_minute(cluster, traffic, clock, t0)
+            summary.requests += _serve(cluster, traffic, clock, t0, step)
             result = scraper.cycle(t1)
+            if on_cycle is not None:
+                on_cycle(result)
             pending.extend(result.points())
             summary.metrics_seen.update(result.values)
-            summary.minutes += 1
-            if summary.minutes % BATCH_MINUTES == 0 or minute == total - 1:
+            summary.cycles += 1
+            if summary.cycles % BATCH_CYCLES == 0 or cycle == total - 1:
                 store.write(pending)
                 summary.points += len(pending)
                 pending = []
             if on_minute is not None:
-                on_minute(minute + 1, total)
+                on_minute(cycle + 1, total)
         store.seal_all()
     finally:
         cluster.close()

@@ -47,7 +47,7 @@ def backfill(ctx: Context, days: int | None, end_text: str | None, replace: bool
     config = ctx.config
     if config.store.backend != "sqlite":
         fail("backfill writes the embedded store: set store.backend to sqlite "
-             "(load a backfill into Prometheus with 'ionmon export openmetrics')", 2)
+             "(load a backfill into Prometheus with 'ionmon export-openmetrics')", 2)
     days = days or config.backfill.days
     try:
         end = week_start(parse_instant(end_text)) if end_text else week_start(time.time())
@@ -64,13 +64,14 @@ def backfill(ctx: Context, days: int | None, end_text: str | None, replace: bool
     began = time.perf_counter()
     with _progress(console, progress) as bar:
         task = bar.add_task(f"backfill {fmt_ts(start)} → {fmt_ts(end)}",
-                            total=days * 1440, rate="")
+                            total=int(days * 86400 // config.scrape.interval), rate="")
 
         def on_minute(done: int, total: int) -> None:
             if done % 60 == 0 or done == total:
                 wall = time.perf_counter() - began
+                virtual = done * config.scrape.interval
                 bar.update(task, completed=done,
-                           rate=f"{done * 60 / max(wall, 1e-9):,.0f} virtual s/s")
+                           rate=f"{virtual / max(wall, 1e-9):,.0f} virtual s/s")
 
         summary = run_backfill(config, store, faultlog, start, days, on_minute)
     wall = time.perf_counter() - began
@@ -78,8 +79,9 @@ def backfill(ctx: Context, days: int | None, end_text: str | None, replace: bool
     store.close()
     faultlog.close()
     console.print(
-        f"backfilled {summary.minutes} minutes ({fmt_ts(start)} → {fmt_ts(end)} UTC) in "
-        f"{wall:.1f} s wall ({summary.minutes * 60 / wall:,.0f} virtual s per wall s): "
+        f"backfilled {summary.cycles} scrapes every {summary.step_s:g} s "
+        f"({fmt_ts(start)} → {fmt_ts(end)} UTC) in {wall:.1f} s wall "
+        f"({(end - start) / wall:,.0f} virtual s per wall s): "
         f"{summary.requests:,} requests, {summary.points:,} points for "
         f"{len(summary.metrics_seen)} metrics, {len(summary.faults)} faults injected; "
         f"store {config.store.path}: {stats['bytes'] / max(stats['samples'], 1):.2f} bytes/sample"

@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from alerts.settings import AlertsSettings
+from alerts.slo import SLO, check_unique, default_slos
 from engine.config import EngineConfig
 from monitoring.durations import parse_duration
 
@@ -111,6 +112,7 @@ class FaultSpec(_Strict):
 
 class BackfillConfig(_Strict):
     days: int = Field(default=7, ge=1, le=56)
+    warmup: Duration = 3 * 3600.0  # traffic served, not recorded, before the range starts
     faults: list[FaultSpec] = Field(default_factory=list)
 
 
@@ -146,6 +148,9 @@ class ScheduleConfig(_Strict):
 class ServeConfig(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
+    # When set, every request needs it (header "Authorization: Bearer <token>" or
+    # "?token=<token>"): set one before binding anything but loopback.
+    token: str | None = Field(default=None, min_length=16)
 
 
 class Config(_Strict):
@@ -156,7 +161,13 @@ class Config(_Strict):
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
+    slos: list[SLO] = Field(default_factory=default_slos)
     output_dir: str = "out"
+
+    @field_validator("slos")
+    @classmethod
+    def _unique_slos(cls, v: list[SLO]) -> list[SLO]:
+        return check_unique(v)
 
     @model_validator(mode="after")
     def _fault_targets_exist(self) -> Config:

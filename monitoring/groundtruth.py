@@ -57,3 +57,11 @@ class FaultLog:
 
     def close(self) -> None:
         self._db.close()
+
+
+def open_faultlog(path: str | Path) -> FaultLog | None:
+    """The fault log kept beside the embedded store, whichever store serves history.
+
+    None when no backfill has written one there (a live-only or Prometheus setup).
+    """
+    return FaultLog(path) if Path(path).exists() else None

@@ -43,31 +43,18 @@ def scrape_job(ctx: JobContext) -> Callable[[float], str]:
 
 def evaluate_job(ctx: JobContext) -> Callable[[float], str] | None:
     try:
-        from alerts.evaluator import evaluate, store_query
-        from alerts.notify.dispatch import channels_from, notify_changes
-        from alerts.rules import RulesFileError, read_rules
-        from alerts.settings import alerts_settings
-        from alerts.state import AlertStore
+        from alerts.cycle import run_cycle
     except ImportError:
         return None
-    settings = alerts_settings(ctx.config)
 
     def run(now: float) -> str:
-        if not Path(settings.rules_path).exists():
-            return f"skipped: no rules file at {settings.rules_path} (ionmon tune --apply)"
-        try:
-            rules = read_rules(settings.rules_path)
-        except RulesFileError as exc:
-            raise RuntimeError(str(exc)) from None
-        states_db = AlertStore(settings.state_path)
-        try:
-            states, changes = evaluate(rules, now, store_query(ctx.store), states_db.load())
-            states_db.save(states, changes)
-        finally:
-            states_db.close()
-        notify_changes(changes, channels_from(settings, Path(settings.state_path).parent))
-        firing = sum(s.state == "firing" for s in states.values())
-        return f"{len(rules)} rules, {firing} firing, {len(changes)} changes"
+        # Tuned rules when 'ionmon tune --apply' wrote them; SLO burn-rate rules always.
+        result = run_cycle(ctx.config, ctx.store, now)
+        if result.rules_error:
+            raise RuntimeError(result.rules_error)
+        firing = sum(s.state == "firing" for s in result.states.values())
+        return (f"{result.rules} rules, {firing} firing, {len(result.changes)} changes, "
+                f"{len(result.muted)} silenced")
     return run
 
 
@@ -77,13 +64,13 @@ def retune_job(ctx: JobContext) -> Callable[[float], str] | None:
         from alerts.rules import RULE_SPECS, RulesFileError, read_rules, write_rules
         from alerts.settings import alerts_settings
         from alerts.tuner import tune_rule
-        from monitoring.groundtruth import FaultLog
+        from monitoring.groundtruth import open_faultlog
     except ImportError:
         return None
     settings = alerts_settings(ctx.config)
 
     def run(now: float) -> str:
-        faults = FaultLog(ctx.config.store.path) if ctx.config.store.backend == "sqlite" else None
+        faults = open_faultlog(ctx.config.store.path)
         try:
             metrics = sorted({m for s in RULE_SPECS for m in s.metrics})
             history = read_history(ctx.store, metrics, now - settings.baseline, now, faults)

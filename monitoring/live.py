@@ -7,6 +7,7 @@ is one measured cycle; ``run_serve`` adds the scheduler and the dashboard server
 
 from __future__ import annotations
 
+import hmac
 import html
 import logging
 import threading
@@ -18,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -228,21 +230,72 @@ def make_router(config: Config, store: Any, state: JobStateDB, registry: Collect
     return route
 
 
-def serve_http(route: Callable[[str], Page], port: int, host: str = "127.0.0.1"
+MAX_REQUEST_BODY = 64 * 1024  # the dashboards take no uploads: anything bigger is refused
+
+
+def _text(status: int, reason: str) -> Page:
+    return Page(status, "text/plain; charset=utf-8", f"{reason}\n".encode())
+
+
+def serve_http(route: Callable[[str], Page], port: int, host: str = "127.0.0.1",
+               token: str | None = None, max_body: int = MAX_REQUEST_BODY
                ) -> ThreadingHTTPServer:
+    """Serve ``route`` on ``host`` (loopback unless told otherwise); with ``token``, every
+    request must carry it. Bad requests get a 4xx and a one-line reason, never a traceback."""
+    expected = f"Bearer {token}".encode() if token else None
+
     class Handler(BaseHTTPRequestHandler):
+        def _authorized(self) -> bool:
+            if expected is None:
+                return True
+            given = self.headers.get("Authorization", "").encode()
+            query = parse_qs(urlsplit(self.path).query).get("token", [""])[0]
+            return (hmac.compare_digest(given, expected)
+                    or hmac.compare_digest(f"Bearer {query}".encode(), expected))
+
+        def _body_ok(self) -> Page | None:
+            length = self.headers.get("Content-Length")
+            if length is None:
+                return None
+            if not length.isdigit():
+                return _text(400, "bad request: invalid Content-Length")
+            if int(length) > max_body:
+                return _text(413, f"request body of {length} bytes exceeds {max_body}")
+            self.rfile.read(int(length))  # drained, so the connection stays in sync
+            return None
+
         def do_GET(self) -> None:
-            try:
-                page = route(self.path)
-            except Exception as exc:  # one bad page must not stop the server
-                log.exception("rendering %s failed", self.path)
-                page = Page(500, "text/plain; charset=utf-8", f"error: {exc}\n".encode())
+            refused = self._body_ok()
+            if refused is not None:
+                self.close_connection = True
+                self._send(refused)
+            elif not self._authorized():
+                self._send(_text(401, "unauthorized: send the dashboard token as "
+                                      "'Authorization: Bearer <token>' or ?token=<token>"))
+            else:
+                try:
+                    page = route(self.path)
+                except Exception:  # one bad page must not stop the server
+                    log.exception("rendering %s failed", self.path)
+                    page = _text(500, "internal error: see the server log")
+                self._send(page)
+
+        def _refuse(self) -> None:
+            self.close_connection = True
+            self._send(_text(405, f"method {self.command} not allowed: the dashboards are "
+                                  "read-only (GET)"))
+
+        do_POST = do_PUT = do_DELETE = do_PATCH = _refuse
+
+        def _send(self, page: Page) -> None:
             self.send_response(page.status)
             if page.status == 302:
                 self.send_header("Location", page.content_type)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
+            if page.status == 405:
+                self.send_header("Allow", "GET")
             self.send_header("Content-Type", page.content_type)
             self.send_header("Content-Length", str(len(page.body)))
             self.end_headers()
@@ -280,8 +333,10 @@ def run_serve(config: Config, port: int | None = None, duration_s: float | None 
         live.scraper.cycle(live.clock.now())  # the first scrape only primes the rates
         ctx = JobContext(config, settings, store, state, live.scraper)
         sched = start_scheduler(build_jobs(ctx), runner, settings, live.clock.now)
-        server = serve_http(make_router(config, store, state, registry, live.clock), port)
-        echo(f"serving dashboards on http://127.0.0.1:{server.server_port}/ "
+        server = serve_http(make_router(config, store, state, registry, live.clock), port,
+                            host=getattr(serve_section, "host", "127.0.0.1"),
+                            token=getattr(serve_section, "token", None))
+        echo(f"serving dashboards on http://{server.server_address[0]}:{server.server_port}/ "
              f"(status: /status, metrics: /metrics); engine at {live.urls[EDGE]}")
         deadline = None if duration_s is None else time.monotonic() + duration_s
         try:

@@ -2,6 +2,128 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import click
 
-COMMANDS: list[click.Command] = []
+from monitoring.cliutil import Context, fail, pass_ctx
+
+
+@click.command(name="export-openmetrics")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
+              required=True, help="OpenMetrics file to write.")
+@click.option("--days", type=click.IntRange(1, 56), default=None,
+              help="Days to model (default: backfill.days in config).")
+@click.option("--end", "end_text", default=None,
+              help="Where the backfill ends, a date (default: this week's Monday 00:00 UTC).")
+@click.option("--replace", is_flag=True, help="Rebuild a range the embedded store holds.")
+@click.option("--blocks", "blocks_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Also turn the file into TSDB blocks here with promtool "
+                                 "(copy them into a Prometheus server's storage path).")
+@pass_ctx
+def export_openmetrics(ctx: Context, out_path: Path, days: int | None, end_text: str | None,
+                       replace: bool, blocks_dir: Path | None) -> None:
+    """Backfill the embedded store and write the raw scrapes as OpenMetrics, in one run.
+
+    One run fills both, so the embedded store (store.path) and a Prometheus server loaded
+    from the file hold the same week: the engine's latencies are measured, not replayed.
+    """
+    from monitoring.backfill import prepare_range, run_backfill
+    from monitoring.groundtruth import FaultLog
+    from monitoring.openmetrics import OpenMetricsRecorder
+    from monitoring.promconfig import JOB, PromtoolError, create_blocks
+    from monitoring.store.base import StoreError
+    from monitoring.store.sqlite import SQLiteStore
+    from monitoring.timerange import fmt_ts, parse_instant, week_start
+
+    config = ctx.config
+    days = days or config.backfill.days
+    try:
+        end = week_start(parse_instant(end_text)) if end_text else week_start(time.time())
+    except ValueError as exc:
+        fail(f"--end: {exc}", 2)
+    start = end - days * 86400
+    store = SQLiteStore(config.store.path, retention_s=None)
+    faultlog = FaultLog(config.store.path)
+    try:
+        prepare_range(store, faultlog, start, end, replace)
+    except StoreError as exc:
+        fail(str(exc), 2)
+    recorder = OpenMetricsRecorder({"job": JOB})
+    began = time.perf_counter()
+    click.echo(f"backfilling {fmt_ts(start)} → {fmt_ts(end)} UTC ({days} days) ...", err=True)
+    try:
+        run_backfill(config, store, faultlog, start, days,
+                     on_cycle=lambda cycle: recorder.add_results(cycle.results))
+    finally:
+        store.close()
+        faultlog.close()
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    partial = out_path.with_name(out_path.name + ".partial")
+    with partial.open("w", encoding="utf-8") as fh:
+        summary = recorder.write(fh)
+    partial.replace(out_path)  # a reader never sees half a file
+    click.echo(f"wrote {out_path}: {summary.samples:,} samples of {summary.series:,} series "
+               f"in {summary.families} families ({time.perf_counter() - began:.1f} s); "
+               f"embedded store {config.store.path} holds the same range", err=True)
+    if blocks_dir is not None:
+        try:
+            blocks = create_blocks(out_path, blocks_dir)
+        except PromtoolError as exc:
+            fail(str(exc))
+        click.echo(f"created {len(blocks)} blocks in {blocks_dir}: copy them into the "
+                   "server's --storage.tsdb.path (with a --storage.tsdb.retention.time "
+                   "that reaches back to them) and restart it", err=True)
+
+
+def _targets(pairs: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        name, sep, url = pair.partition("=")
+        if not sep or not name or not url:
+            fail(f"--target: expected NAME=URL (e.g. us=http://127.0.0.1:9101), got {pair!r}", 2)
+        out[name] = url
+    return out
+
+
+@click.command(name="prometheus-config")
+@click.option("--target", "target_pairs", multiple=True, metavar="NAME=URL",
+              help="An engine endpoint, e.g. us=http://127.0.0.1:9101 (repeat for edge and "
+                   "every region; 'ionmon serve' and the engine print their URLs).")
+@click.option("--rules", "rules_files", multiple=True,
+              help="Rules file to load, as written by 'ionmon export prometheus --out'.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Write here instead of stdout.")
+@pass_ctx
+def prometheus_config(ctx: Context, target_pairs: tuple[str, ...], rules_files: tuple[str, ...],
+                      out_path: Path | None) -> None:
+    """Write a prometheus.yml that scrapes the engine's regions and edge and loads the rules."""
+    from engine.cluster import EDGE
+    from monitoring.promconfig import prometheus_yml
+
+    config = ctx.config
+    targets = _targets(target_pairs)
+    needed = [EDGE, *config.engine.regions]
+    missing = [n for n in needed if n not in targets]
+    if missing:
+        fail(f"--target missing for {', '.join(missing)}: the engine serves each of "
+             f"{', '.join(needed)} on its own port", 2)
+    extra = {t.name: t.url for t in config.scrape.targets if t.kind == "exposition"}
+    try:
+        text = prometheus_yml(
+            {n: targets[n] for n in [*needed, *targets]}, extra_targets=extra,
+            rules_files=rules_files,
+            scrape_interval_s=config.scrape.interval, scrape_timeout_s=config.scrape.timeout,
+            evaluation_interval_s=config.schedule.evaluate_interval)
+    except ValueError as exc:
+        fail(str(exc), 2)
+    if out_path:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        out_path.write_text(text)
+        click.echo(f"wrote {out_path}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+COMMANDS: list[click.Command] = [export_openmetrics, prometheus_config]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain
 
 from collectors.base import Collector, ScrapeResult
@@ -38,6 +38,8 @@ class CycleResult:
     ts: float
     values: dict[str, float]  # catalog id -> value over the interval ending at ts
     health: tuple[TargetHealth, ...]
+    # The raw scrapes the values came from (for an export of the raw samples).
+    results: tuple[ScrapeResult, ...] = field(default=(), repr=False, compare=False)
 
     def points(self) -> list[Point]:
         return [Point(metric_id, self.ts, value) for metric_id, value in self.values.items()]
@@ -63,7 +65,8 @@ class Scraper:
         snapshot = Snapshot(ts, chain.from_iterable(r.samples for r in results))
         values = derive_all(self._window[0], snapshot) if self._window else {}
         self._window.append(snapshot)
-        return CycleResult(ts, values, tuple(TargetHealth.of(r) for r in results))
+        return CycleResult(ts, values, tuple(TargetHealth.of(r) for r in results),
+                           tuple(results))
 
     def close(self) -> None:
         if self._pool is not None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
+from urllib.parse import quote, urlsplit
 
 from monitoring.catalog import Target
+from monitoring.durations import format_duration
 
 STATUS_LABEL = {"ok": "OK", "breach": "BREACH", "nodata": "NO DATA", "info": "INFO"}
 MISSING = "—"
@@ -79,3 +81,53 @@ def fmt_iso(ts: float) -> str:
 
 def fmt_range(start: float, end: float) -> str:
     return f"{fmt_time(start)} → {fmt_time(end)}"
+
+
+# --- error budgets ----------------------------------------------------------------
+
+def fmt_window(seconds: float) -> str:
+    """A burn-rate window as SLO tooling spells it: 5m, 1h, 3d."""
+    return format_duration(seconds)
+
+
+def fmt_burn(rate: float | None) -> str:
+    """A burn rate as a multiple of the sustainable one: 0.31×, 14.4×."""
+    if rate is None or not math.isfinite(rate):
+        return MISSING
+    # Two decimals below 10 (1.00× is the line that matters), fewer above.
+    text = "0" if rate == 0 else f"{rate:.2f}" if rate < 10 else (
+        f"{rate:.1f}" if rate < 100 else f"{rate:,.0f}")
+    return f"{text}×"
+
+
+def fmt_remaining(remaining: float | None) -> str:
+    """Budget left as a percentage of the window's budget; negative when overspent."""
+    if remaining is None or not math.isfinite(remaining):
+        return MISSING
+    return f"{remaining * 100:.1f}%"
+
+
+def fmt_exhaustion(seconds: float | None) -> str:
+    """Time until the budget is gone at the current burn."""
+    if seconds is None or not math.isfinite(seconds):
+        return "not burning"
+    if seconds <= 0:
+        return "exhausted"
+    # Whole minutes, hours or days: the burn rate is not precise enough for more.
+    unit = 86400 if seconds >= 2 * 86400 else 3600 if seconds >= 2 * 3600 else 60
+    return format_duration(max(round(seconds / unit), 1) * unit)
+
+
+def safe_url(url: str) -> str | None:
+    """``url`` fit for an href: http(s) or relative, unsafe characters percent-encoded;
+    None for any other scheme (``javascript:`` must never become a link)."""
+    url = url.strip()
+    if not url:
+        return None
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError:
+        return None
+    if scheme not in ("", "http", "https"):
+        return None
+    return quote(url, safe=":/#?&=%.-_~+@,;!$*'")

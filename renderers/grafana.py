@@ -13,8 +13,10 @@ from typing import Any
 from grafanalib import core as g
 from grafanalib._gen import DashboardEncoder
 
-from dashboards.data import DashboardData, MetricData, PanelData
+from alerts.slo_export import ratio_name
+from dashboards.data import BudgetView, DashboardData, MetricData, PanelData
 from monitoring.catalog import CATALOG, Target
+from monitoring.durations import format_duration
 
 GRAFANA_SCHEMA_VERSION = 39
 DS_INPUT = "DS_PROMETHEUS"  # replaced by Grafana's import dialog
@@ -22,7 +24,8 @@ DS_VARIABLE = "datasource"
 DATASOURCE = {"type": "prometheus", "uid": f"${{{DS_VARIABLE}}}"}
 RATE_WINDOW = "$__rate_interval"  # Grafana picks a window that fits the scrape interval
 GRID_SCALE = 2  # our 12-column grid in Grafana's 24
-HEIGHT = {"stat": 5, "timeseries": 8, "table": 8, "alerts": 7}
+HEIGHT = {"stat": 5, "timeseries": 8, "table": 8, "alerts": 7, "budget": 8}
+BUDGET_REMAINING = "slo:error_budget_remaining:ratio"  # recorded by alerts.slo_export
 UNITS = {"ms": "ms", "s": "s", "%": "percent", "req/s": "reqps", "per s": "cps",
          "count": "short", "MB": "decmbytes", "cores": "short", "regions": "short"}
 GOOD, BAD, NEUTRAL = "green", "red", "blue"
@@ -55,8 +58,47 @@ def _per_series_thresholds(metrics: tuple[MetricData, ...]) -> list[dict[str, An
     ]
 
 
+def budget_burn_expr(budgets: tuple[BudgetView, ...], window_s: float) -> str:
+    """Every SLO's burn rate over ``window_s`` from the exported recording rules: the
+    recorded error ratio over that SLO's allowed one, one ``or`` term per SLO."""
+    terms = []
+    for v in budgets:
+        budget = round(1 - v.budget.objective / 100, 12)
+        terms.append(f'{ratio_name(window_s)}{{slo="{v.budget.slo}"}} / {budget!r}')
+    return " or ".join(f"({t})" for t in terms)
+
+
+def _budget_panel(p: PanelData, common: dict[str, Any]) -> g.Panel:
+    """One row per SLO: budget left and the burn rate per window (instant queries)."""
+    names = "|".join(v.budget.slo for v in p.budgets)
+    windows = [w for w, _ in p.budgets[0].budget.burn] if p.budgets else []
+    targets = [g.Target(expr=f'{BUDGET_REMAINING}{{slo=~"{names}"}}', legendFormat="{{slo}}",
+                        refId="A", datasource=DATASOURCE, format="table", instant=True)]
+    rename = {"Value #A": "Budget left"}
+    for i, w in enumerate(windows, 1):
+        ref = chr(ord("A") + i)
+        targets.append(g.Target(expr=budget_burn_expr(p.budgets, w), legendFormat="{{slo}}",
+                                refId=ref, datasource=DATASOURCE, format="table",
+                                instant=True))
+        rename[f"Value #{ref}"] = f"Burn {format_duration(w)}"
+    links = {v.runbook_url: f"Runbook: {v.runbook_title or v.budget.slo}"
+             for v in p.budgets if v.runbook_url}
+    return g.Table(
+        dataSource=DATASOURCE, targets=targets,
+        thresholds=[{"color": GOOD, "value": None}, {"color": BAD, "value": 1.0}],
+        transformations=[{"id": "merge", "options": {}},
+                         {"id": "organize", "options": {
+                             "excludeByName": {"Time": True}, "renameByName": rename}}],
+        overrides=[{"matcher": {"id": "byName", "options": "Budget left"},
+                    "properties": [{"id": "unit", "value": "percentunit"}]}],
+        links=[{"title": title, "url": url} for url, title in links.items()],
+        **common)
+
+
 def _panel(p: PanelData, pos: g.GridPos) -> g.Panel:
     common: dict[str, Any] = {"title": p.title, "description": p.description, "gridPos": pos}
+    if p.kind == "budget":
+        return _budget_panel(p, common)
     if p.kind == "alerts":
         history = "resolved" in p.alert_states
         return g.AlertList(show=g.ALERTLIST_SHOW_CHANGES if history else g.ALERTLIST_SHOW_CURRENT,

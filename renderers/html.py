@@ -14,18 +14,23 @@ from pathlib import Path
 
 import jinja2
 
-from dashboards.data import DashboardData, MetricData, PanelData
+from dashboards.data import BudgetView, DashboardData, MetricData, PanelData
 from dashboards.definitions import DASHBOARDS
 from renderers.charts import Chart, build_chart, spark_path
 from renderers.fmt import (
     MISSING,
     STATUS_LABEL,
+    fmt_burn,
+    fmt_exhaustion,
     fmt_number,
     fmt_percent,
     fmt_range,
+    fmt_remaining,
     fmt_threshold,
     fmt_time,
     fmt_value,
+    fmt_window,
+    safe_url,
 )
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -58,10 +63,23 @@ class MetricView:
 
 
 @dataclass(frozen=True)
+class BudgetRow:
+    v: BudgetView
+    objective: str
+    remaining: str
+    bar: float  # percent of the bar filled: the budget left, 0..100
+    burns: tuple[tuple[str, bool], ...]  # (text, burning faster than the budget allows)
+    exhaustion: str
+    href: str | None
+
+
+@dataclass(frozen=True)
 class PanelView:
     p: PanelData
     metrics: tuple[MetricView, ...]
     chart: Chart | None
+    budgets: tuple[BudgetRow, ...] = ()
+    windows: tuple[str, ...] = ()
 
 
 @cache
@@ -91,7 +109,22 @@ def _metric_view(m: MetricData) -> MetricView:
     )
 
 
+def _budget_row(v: BudgetView) -> BudgetRow:
+    b = v.budget
+    left = b.remaining
+    return BudgetRow(
+        v=v, objective=f"{b.objective:g}% · {fmt_window(b.window_s)}",
+        remaining=fmt_remaining(left),
+        bar=0.0 if left is None else round(min(max(left, 0.0), 1.0) * 100, 1),
+        burns=tuple((fmt_burn(r), r is not None and r > 1.0) for _, r in b.burn),
+        exhaustion=fmt_exhaustion(b.exhaustion_s), href=safe_url(v.runbook_url),
+    )
+
+
 def _panel_view(p: PanelData, start: float, end: float) -> PanelView:
+    if p.kind == "budget":
+        windows = tuple(fmt_window(w) for w, _ in p.budgets[0].budget.burn) if p.budgets else ()
+        return PanelView(p, (), None, tuple(_budget_row(v) for v in p.budgets), windows)
     chart = None
     if p.kind == "timeseries":
         chart = build_chart(p.metrics, start, end, width=p.width * PX_PER_COLUMN,
@@ -116,5 +149,5 @@ def render_html(
         d=data, rows=rows, nav=nav, refresh_s=refresh_s,
         status_label=STATUS_LABEL[data.status], range_text=fmt_range(data.start, data.end),
         generated=fmt_time(data.generated_at), fmt_time=fmt_time, labels=STATUS_LABEL,
-        unit_label=_unit_label,
+        unit_label=_unit_label, safe_url=safe_url,
     )

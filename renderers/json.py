@@ -11,10 +11,11 @@ import math
 from typing import Any
 
 from dashboards.alertview import AlertView
-from dashboards.data import DashboardData, MetricData, PanelData
+from dashboards.data import BudgetView, DashboardData, MetricData, PanelData
 from renderers.fmt import fmt_iso
 
-SCHEMA_VERSION = 1
+# 2 added error budgets and alert silences/runbooks; nothing of 1 was renamed or removed.
+SCHEMA_VERSION = 2
 
 
 def _num(v: float | None) -> float | None:
@@ -27,8 +28,29 @@ def _quantity(v: float | None, unit: str) -> dict[str, Any]:
 
 
 def _alert(a: AlertView) -> dict[str, Any]:
-    return {"metric": a.metric, "name": a.name, "severity": a.severity, "since": fmt_iso(a.since),
+    return {"metric": a.metric, "name": a.name, "runbook_url": a.runbook_url,
+            "severity": a.severity, "silenced": a.silenced, "since": fmt_iso(a.since),
             "since_ts": a.since, "state": a.state, "summary": a.summary}
+
+
+def _budget(v: BudgetView) -> dict[str, Any]:
+    b = v.budget
+    return {
+        "at": fmt_iso(b.at), "at_ts": b.at,
+        # Keys are window lengths in seconds, as strings: JSON keys must be.
+        "burn_rates": {str(int(w)): _num(r) for w, r in b.burn},
+        "coverage": _num(b.coverage),
+        "exhaustion_s": _num(b.exhaustion_s),
+        "objective": b.objective,
+        "remaining": _num(b.remaining),
+        "runbook_url": v.runbook_url,
+        "sli": _num(b.sli),
+        "slo": b.slo,
+        "spent": _num(b.spent),
+        "status": v.status,
+        "title": b.title,
+        "window_s": b.window_s,
+    }
 
 
 def _metric(m: MetricData, with_series: bool) -> dict[str, Any]:
@@ -60,6 +82,7 @@ def _metric(m: MetricData, with_series: bool) -> dict[str, Any]:
 def _panel(p: PanelData, with_series: bool) -> dict[str, Any]:
     return {
         "alerts": [_alert(a) for a in p.alerts],
+        "budgets": [_budget(b) for b in p.budgets],
         "description": p.description,
         "kind": p.kind,
         "metrics": [_metric(m, with_series) for m in p.metrics],
@@ -72,6 +95,7 @@ def _panel(p: PanelData, with_series: bool) -> dict[str, Any]:
 def to_dict(data: DashboardData, with_series: bool = True) -> dict[str, Any]:
     return {
         "alerts": [_alert(a) for a in data.alerts],
+        "budgets": [_budget(b) for b in data.budgets],
         "dashboard": {"description": data.description, "name": data.name, "title": data.title},
         "generated_at": fmt_iso(data.generated_at),
         "range": {"end": fmt_iso(data.end), "end_ts": data.end, "start": fmt_iso(data.start),

@@ -9,14 +9,19 @@ from __future__ import annotations
 import re
 
 from dashboards.alertview import AlertView
-from dashboards.data import DashboardData, MetricData, PanelData
+from dashboards.data import BudgetView, DashboardData, MetricData, PanelData
 from renderers.fmt import (
     STATUS_LABEL,
+    fmt_burn,
+    fmt_exhaustion,
     fmt_percent,
     fmt_range,
+    fmt_remaining,
     fmt_threshold,
     fmt_time,
     fmt_value,
+    fmt_window,
+    safe_url,
 )
 
 STATUS_MARK = {"ok": "✅", "breach": "❌", "nodata": "⚠️", "info": "ℹ️"}
@@ -58,19 +63,55 @@ def _metrics_table(metrics: list[MetricData]) -> list[str]:
     return _table(_METRIC_HEADER, [_metric_row(m) for m in metrics], "lrlcrrrrr")
 
 
+def link(text: str, url: str) -> str:
+    """A Markdown link, or the escaped URL as text when it is not a safe link."""
+    href = safe_url(url)
+    if href is None:
+        return escape(url) if url else "—"
+    # Percent-encoded, so no ``(``, ``)`` or space can end the link early.
+    return f"[{escape(text)}]({href.replace('(', '%28').replace(')', '%29')})"
+
+
+def _state(a: AlertView) -> str:
+    mark = f"{ALERT_MARK[a.state]} {a.state}"
+    return f"{mark} · 🔕 silenced" if a.silenced else mark
+
+
 def _alert_rows(alerts: tuple[AlertView, ...]) -> list[str]:
     if not alerts:
         return ["_No alerts._"]
-    rows = [[f"{ALERT_MARK[a.state]} {a.state}", escape(a.severity), escape(a.name),
-             fmt_time(a.since), escape(a.summary)] for a in alerts]
-    return _table(["State", "Severity", "Alert", "Since", "Summary"], rows, "lllll")
+    rows = [[_state(a), escape(a.severity), escape(a.name), fmt_time(a.since),
+             escape(a.summary), link("runbook", a.runbook_url)] for a in alerts]
+    return _table(["State", "Severity", "Alert", "Since", "Summary", "Runbook"], rows, "llllll")
+
+
+def _budget_rows(budgets: tuple[BudgetView, ...]) -> list[str]:
+    if not budgets:
+        return ["_No SLOs configured._"]
+    windows = [w for w, _ in budgets[0].budget.burn]
+    header = ["SLO", "Objective", "Window", "Budget left", *(f"Burn {fmt_window(w)}"
+                                                         for w in windows),
+              "Runs out", "Runbook"]
+    rows = []
+    for v in budgets:
+        b = v.budget
+        rows.append([f"{STATUS_MARK[v.status]} {escape(b.title)}", f"{b.objective:g}%",
+                     fmt_window(b.window_s), fmt_remaining(b.remaining),
+                     *(fmt_burn(b.burn_at(w)) for w in windows), fmt_exhaustion(b.exhaustion_s),
+                     link("runbook", v.runbook_url)])
+    return _table(header, rows, "lrrr" + "r" * len(windows) + "rl")
 
 
 def _panel(p: PanelData) -> list[str]:
     lines = [f"### {escape(p.title)}", ""]
     if p.description:
         lines += [escape(p.description), ""]
-    lines += _alert_rows(p.alerts) if p.kind == "alerts" else _metrics_table(list(p.metrics))
+    if p.kind == "alerts":
+        lines += _alert_rows(p.alerts)
+    elif p.kind == "budget":
+        lines += _budget_rows(p.budgets)
+    else:
+        lines += _metrics_table(list(p.metrics))
     return [*lines, ""]
 
 

@@ -14,16 +14,20 @@ from rich.table import Table
 from rich.text import Text
 
 from dashboards.alertview import AlertView
-from dashboards.data import DashboardData, MetricData
+from dashboards.data import BudgetView, DashboardData, MetricData
 from monitoring.durations import format_duration
 from renderers.charts import sparkline
 from renderers.fmt import (
     STATUS_LABEL,
+    fmt_burn,
+    fmt_exhaustion,
     fmt_percent,
     fmt_range,
+    fmt_remaining,
     fmt_threshold,
     fmt_time,
     fmt_value,
+    fmt_window,
 )
 
 WIDTH = 100
@@ -90,9 +94,36 @@ def _alerts_table(title: str, alerts: tuple[AlertView, ...]) -> Table | Text:
     t.add_column("Since", no_wrap=True)
     t.add_column("Summary", overflow="fold")
     for a in alerts:
-        t.add_row(Text(a.state, style=ALERT_STYLE[a.state]), Text(a.severity), Text(a.name),
-                  fmt_time(a.since), Text(a.summary))
+        # Silenced alerts are still shown, dimmed: recorded, just not notified.
+        state = Text(f"{a.state} (silenced)" if a.silenced else a.state,
+                     style="dim" if a.silenced else ALERT_STYLE[a.state])
+        summary = f"{a.summary} · runbook: {a.runbook_url}" if a.runbook_url else a.summary
+        t.add_row(state, Text(a.severity), Text(a.name), fmt_time(a.since), Text(summary))
     return t
+
+
+def _budget_table(title: str, budgets: tuple[BudgetView, ...]) -> Table | Text:
+    if not budgets:
+        return Text.assemble((title, "bold"), "\n", ("  no SLOs configured", "yellow"), "\n")
+    windows = [w for w, _ in budgets[0].budget.burn]
+    t = _table(f"{title} (left of the window's budget; burn rate per window, 1× = on budget)")
+    t.add_column("SLO", no_wrap=True, overflow="ellipsis", max_width=16)
+    t.add_column("Objective", justify="right", no_wrap=True)
+    t.add_column("Left", justify="right", no_wrap=True)
+    for w in windows:
+        t.add_column(fmt_window(w), justify="right", no_wrap=True)
+    t.add_column("Runs out", justify="right", no_wrap=True)
+    for v in budgets:
+        b = v.budget
+        t.add_row(Text(b.slo), f"{b.objective:g}% {fmt_window(b.window_s)}",
+                  Text(fmt_remaining(b.remaining), style=STATUS_STYLE[v.status]),
+                  *(fmt_burn(b.burn_at(w)) for w in windows), fmt_exhaustion(b.exhaustion_s))
+    return t
+
+
+def _runbooks(budgets: tuple[BudgetView, ...]) -> Text:
+    lines = [f"  {v.budget.slo}: {v.runbook_url}" for v in budgets if v.runbook_url]
+    return Text("Runbooks\n" + "\n".join(lines), style="dim")
 
 
 def render_text(data: DashboardData, *, color: bool = False, width: int = WIDTH) -> str:
@@ -116,6 +147,10 @@ def render_text(data: DashboardData, *, color: bool = False, width: int = WIDTH)
         for p in row.panels:
             if p.kind == "alerts":
                 parts.append(_alerts_table(p.title, p.alerts))
+            elif p.kind == "budget":
+                parts.append(_budget_table(p.title, p.budgets))
+                if any(v.runbook_url for v in p.budgets):
+                    parts.append(_runbooks(p.budgets))
             elif p.kind != "stat":
                 parts.append(_trend_table(p.title, list(p.metrics), span) if p.kind == "timeseries"
                              else _stat_table(p.title, list(p.metrics)))

@@ -22,6 +22,8 @@ class Notification:
     metric: str | None = None
     value: float | None = None
     runbook: str = ""
+    runbook_url: str = ""
+    checks: tuple[str, ...] = ()  # what to look at first, from the runbook
 
     @property
     def key(self) -> str:

@@ -9,21 +9,27 @@ from pathlib import Path
 from alerts.evaluator import Transition
 from alerts.notify.base import Notification, Notifier, send_with_retry
 from alerts.rules import SPECS_BY_ID
+from alerts.runbooks import DEFAULT_BASE_URL, runbook_for
 from alerts.settings import AlertsSettings
 
 log = logging.getLogger("ionmon.alerts.notify")
 
 
-def notifications(changes: Sequence[Transition]) -> list[Notification]:
+def notifications(changes: Sequence[Transition], runbook_base: str = DEFAULT_BASE_URL
+                  ) -> list[Notification]:
     """Only firing and resolution notify: pending is not yet news, inactive no longer."""
     out = []
     for t in changes:
         if t.new == "firing" or (t.new == "resolved" and t.old == "firing"):
             spec = SPECS_BY_ID.get(t.rule)
+            book = runbook_for(t.rule)
             out.append(Notification(
                 rule=t.rule, state=t.new, severity=t.alert.severity, summary=t.alert.summary,
                 at=t.at, active_since=t.alert.active_since, metric=t.alert.metric,
-                value=t.alert.value, runbook=spec.runbook if spec else ""))
+                value=t.alert.value,
+                runbook=spec.runbook if spec else (book.title if book else ""),
+                runbook_url=book.url(runbook_base) if book else "",
+                checks=book.checks if book else ()))
     return out
 
 
@@ -39,13 +45,27 @@ def group(notes: Sequence[Notification]) -> dict[str, list[Notification]]:
 def notify_changes(changes: Sequence[Transition], channels: Sequence[Notifier],
                    deadline_s: float = 30.0) -> dict[str, bool]:
     """Send each group to each channel; one channel failing does not stop the others."""
-    notes = notifications(changes)
+    return deliver(notifications(changes), channels, deadline_s)
+
+
+def deliver(notes: Sequence[Notification], channels: Sequence[Notifier],
+            deadline_s: float = 30.0) -> dict[str, bool]:
     delivered = {c.name: True for c in channels}
     for batch in group(notes).values():
         for channel in channels:
+            if hasattr(channel, "flush"):  # durable: retries on its own deadline, then queues
+                delivered[channel.name] &= channel.send(batch).ok
+                continue
             outcome = send_with_retry(lambda c=channel, b=batch: c.send(b),
                                       deadline_s=deadline_s, what=f"notify {channel.name}")
             delivered[channel.name] &= outcome.result.ok
+    if not notes:
+        # A durable channel's outbox is retried every evaluation, not only when something
+        # changes: after an outage, what was queued goes out as soon as the receiver is back.
+        for channel in channels:
+            flush = getattr(channel, "flush", None)
+            if flush is not None:
+                delivered[channel.name] = flush().ok
     return delivered
 
 
@@ -62,6 +82,8 @@ def channels_from(settings: AlertsSettings, data_dir: Path) -> list[Notifier]:
         from alerts.notify.sentry import SentryNotifier
         out.append(SentryNotifier(c.sentry.dsn, c.sentry.environment))
     if c.alertmanager:
-        from alerts.notify.alertmanager import AlertmanagerNotifier
-        out.append(AlertmanagerNotifier(c.alertmanager.url, c.alertmanager.timeout))
+        from alerts.notify.alertmanager import DurableAlertmanagerNotifier
+        out.append(DurableAlertmanagerNotifier(c.alertmanager.url,
+                                               data_dir / "alertmanager_outbox.db",
+                                               timeout_s=c.alertmanager.timeout))
     return out

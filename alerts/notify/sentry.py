@@ -39,7 +39,8 @@ class SentryNotifier:
         # One Sentry issue per rule: its firings and resolutions collect there.
         scope.fingerprint = ["ionmon-alert", n.rule]
         scope.set_context("alert", {"value": n.value, "active_since": n.active_since,
-                                    "at": n.at, "runbook": n.runbook})
+                                    "at": n.at, "runbook": n.runbook,
+                                    "runbook_url": n.runbook_url, "checks": list(n.checks)})
         level = _LEVELS.get(n.severity, "warning") if n.state == "firing" else "info"
         sentry_sdk.capture_message(f"[{n.state.upper()}] {n.rule}: {n.summary}", level=level)
 

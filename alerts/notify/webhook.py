@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
+from urllib.parse import quote
 
 import requests
 
@@ -89,8 +90,10 @@ class WebhookNotifier:
     # -- delivery ------------------------------------------------------------------
 
     def _post_one(self, key: str, body: str) -> SendResult:
+        # Percent-encoded: a rule name with a newline would otherwise be an invalid
+        # header, retried forever, blocking every later row of the outbox.
         return post_json(self._session, self.url, json.loads(body), self.timeout_s,
-                         {"Idempotency-Key": key})
+                         {"Idempotency-Key": quote(key, safe=":")})
 
     def flush(self) -> SendResult:
         """Deliver the outbox oldest first; stop at the first failure (order is kept)."""

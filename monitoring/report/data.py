@@ -13,7 +13,7 @@ from pathlib import Path
 
 from monitoring.catalog import CATALOG
 from monitoring.config import Config
-from monitoring.groundtruth import FaultLog
+from monitoring.groundtruth import open_faultlog
 from monitoring.report.fmt import week_label
 from monitoring.report.model import ReportInputs, SeriesData, Window
 from monitoring.store.base import Store
@@ -66,8 +66,8 @@ def load_inputs(config: Config, store: Store, start: float,
     week = Window(start, start + WEEK_S)
     previous = Window(start - WEEK_S, start)
     faults: tuple = ()
-    if config.store.backend == "sqlite" and Path(config.store.path).exists():
-        faultlog = FaultLog(config.store.path)
+    faultlog = open_faultlog(config.store.path)
+    if faultlog is not None:
         try:
             faults = tuple(faultlog.between(week.start, week.end))
         finally:

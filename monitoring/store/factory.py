@@ -10,4 +10,8 @@ from monitoring.store.sqlite import SQLiteStore
 def open_store(config: Config) -> Store:
     if config.store.backend == "sqlite":
         return SQLiteStore(config.store.path, retention_s=config.store.retention)
+    if config.store.backend == "prometheus":
+        from monitoring.store.prometheus import PrometheusStore
+
+        return PrometheusStore.from_config(config)
     raise NotImplementedError(f"store backend {config.store.backend!r} is not available yet")

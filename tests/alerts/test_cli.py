@@ -55,10 +55,12 @@ def test_tune_without_data_fails_clearly(tmp_path, monkeypatch):
 
 
 def test_alerts_evaluate_without_rules_names_the_file(tmp_path, monkeypatch):
+    # Without tuned rules the SLO burn-rate rules still run; the missing file is named.
     monkeypatch.chdir(tmp_path)
     (tmp_path / "config.yaml").write_text("store: {path: empty.db}\n")
     out = CliRunner().invoke(main, ["--config", "config.yaml", "alerts", "--evaluate"])
-    assert out.exit_code == 1 and "data/rules.yaml" in out.output
+    assert out.exit_code == 0, out.output
+    assert "data/rules.yaml" in out.output and "no data" in out.output
 
 
 def test_store_grid_matches_the_synthetic_week(workdir):

@@ -31,6 +31,10 @@ Array.from(document.querySelectorAll('article.panel')).map(a => {
   } else if (kind === 'table') {
     const cells = Array.from(a.querySelectorAll('td.now'));
     ok = cells.length > 0 && cells.every(td => td.textContent.trim() !== '—');
+  } else if (kind === 'budget') {
+    const cells = Array.from(a.querySelectorAll('td.left .now'));
+    ok = cells.length > 0 && cells.every(td => td.textContent.trim() !== '—')
+      && a.querySelectorAll('a.runbook').length === cells.length;
   } else {
     ok = a.querySelectorAll('.alerts li, .empty').length > 0;
   }

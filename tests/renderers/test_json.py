@@ -7,8 +7,8 @@ from dashboards.data import DashboardData, build_dashboard_data
 from dashboards.definitions import DASHBOARDS
 from renderers.json import SCHEMA_VERSION, render_json
 
-TOP_KEYS = {"alerts", "dashboard", "generated_at", "range", "rows", "schema_version", "status"}
-PANEL_KEYS = {"alerts", "description", "kind", "metrics", "status", "title", "width"}
+TOP_KEYS = {"alerts", "budgets", "dashboard", "generated_at", "range", "rows", "schema_version", "status"}
+PANEL_KEYS = {"alerts", "budgets", "description", "kind", "metrics", "status", "title", "width"}
 METRIC_KEYS = {"current", "description", "good", "id", "series", "stats", "status", "threshold",
                "title", "unit"}
 STATS_KEYS = {"max", "mean", "met_ratio", "min", "p95", "samples"}
@@ -18,7 +18,7 @@ def test_schema_keys(all_data: dict[str, DashboardData]) -> None:
     for data in all_data.values():
         doc = json.loads(render_json(data))
         assert set(doc) == TOP_KEYS
-        assert doc["schema_version"] == SCHEMA_VERSION == 1
+        assert doc["schema_version"] == SCHEMA_VERSION == 2
         assert set(doc["range"]) == {"end", "end_ts", "start", "start_ts", "step_s"}
         for row in doc["rows"]:
             for panel in row["panels"]:

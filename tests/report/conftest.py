@@ -106,3 +106,28 @@ def two_weeks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     store.close()
     faults.close()
     yield Built(config, Path(config.store.path), second, time.perf_counter() - began)
+
+
+@pytest.fixture(scope="session")
+def real_two_weeks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
+    """Two modelled weeks through the real engine; an index is dropped only in the second.
+
+    Scraped every 10 virtual minutes (rates over 10 minutes) to keep the fortnight quick.
+    """
+    tmp = tmp_path_factory.mktemp("real2")
+    config = _config(
+        tmp,
+        engine={"traffic": {"peak_requests_per_minute": 20}},
+        scrape={"interval": "10m", "timeout": "5s", "rate_window": "10m"},
+        backfill={"warmup": "1h", "faults": [{
+            "kind": "index_dropped", "target": "us",
+            "at": WEEK_S + INDEX_FAULT_AT, "duration": 24 * INDEX_FAULT_S}]},
+    )
+    start = iso_week(SYNTH_WEEKS[0])[0]
+    store, faults = SQLiteStore(config.store.path), FaultLog(config.store.path)
+    began = time.perf_counter()
+    run_backfill(config, store, faults, start, 14)
+    took = time.perf_counter() - began
+    store.close()
+    faults.close()
+    yield Built(config, Path(config.store.path), iso_week(SYNTH_WEEKS[1])[0], took)
