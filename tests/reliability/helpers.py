@@ -1,0 +1,76 @@
+"""Shared pieces of the reliability tests: a receiver with outage modes, rule helpers."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from alerts.rules import Bound, Rule
+from tests.servers import free_port
+
+
+def rule(rule_id: str, metric: str, op: str, value: float, for_s: float = 60.0,
+         severity: str = "critical") -> Rule:
+    return Rule(rule_id, (Bound(metric, op, value),), for_s, severity,  # type: ignore[arg-type]
+                f"{rule_id} summary", "runbook")
+
+
+class FlakyReceiver:
+    """A loopback JSON receiver that can answer 500, stall past the client's timeout,
+    or be down (its port closed); ``accepted`` holds what it answered 2xx to in time."""
+
+    def __init__(self, stall_s: float = 2.0) -> None:
+        self.port = free_port()
+        self.mode = "ok"  # ok | error | stall
+        self.stall_s = stall_s
+        self.accepted: list[dict[str, Any]] = []
+        self.attempts = 0
+        self._server: ThreadingHTTPServer | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> FlakyReceiver:
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with owner._lock:
+                    owner.attempts += 1
+                mode = owner.mode
+                if mode == "stall":
+                    time.sleep(owner.stall_s)  # the client gave up: not accepted
+                    code = 200
+                else:
+                    code = 500 if mode == "error" else 200
+                    if code == 200:
+                        with owner._lock:
+                            owner.accepted.append({"key": self.headers.get("Idempotency-Key"),
+                                                   "body": json.loads(body)})
+                try:
+                    self.send_response(code)
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"{}")
+                except OSError:
+                    pass
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
