@@ -10,6 +10,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from dashboards.alertview import SEVERITIES, AlertView
+from dashboards.data import DashboardData, load_dashboard_data
+from dashboards.model import Dashboard
 from monitoring.catalog import Target
 from monitoring.config import Config
 
@@ -108,3 +110,14 @@ def tuned_thresholds(config: Config) -> dict[str, Target]:
             if bound.value is not None and bound.op in _GOOD_SIDE:
                 out[bound.metric] = Target(_GOOD_SIDE[bound.op], bound.value)  # type: ignore[arg-type]
     return out
+
+
+def load_configured(config: Config, dashboard: Dashboard, store, start: float, end: float
+                    ) -> DashboardData:
+    """A dashboard's data with everything config.yaml adds: alerts, tuned thresholds,
+    SLO budgets and runbook links. Every caller (CLI, live server, scheduled job) uses this.
+    """
+    return load_dashboard_data(
+        dashboard, store, start, end, step=config.scrape.interval,
+        alerts=alert_views(config, start, end), thresholds=tuned_thresholds(config),
+        slos=config.slos, runbook_base=config.alerts.runbook_base_url)

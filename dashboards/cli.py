@@ -9,8 +9,8 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from dashboards.alertsfeed import alert_views, tuned_thresholds
-from dashboards.data import DashboardData, load_dashboard_data
+from dashboards.alertsfeed import load_configured
+from dashboards.data import DashboardData
 from dashboards.definitions import DASHBOARDS
 from monitoring.cliutil import Context, fail, pass_ctx
 from monitoring.clock import WallClock
@@ -36,12 +36,7 @@ def _open(ctx: Context) -> Store:
 
 def _load(ctx: Context, store: Store, name: str, start: float, end: float) -> DashboardData:
     try:
-        data = load_dashboard_data(DASHBOARDS[name], store, start, end,
-                                   step=ctx.config.scrape.interval,
-                                   alerts=alert_views(ctx.config, start, end),
-                                   thresholds=tuned_thresholds(ctx.config),
-                                   slos=ctx.config.slos,
-                                   runbook_base=ctx.config.alerts.runbook_base_url)
+        data = load_configured(ctx.config, DASHBOARDS[name], store, start, end)
     except StoreError as exc:
         fail(str(exc))
     if all(m.stats.samples == 0 for p in data.panels for m in p.metrics):

@@ -127,15 +127,14 @@ def _append_jsonl(path: str | Path, rows: list[dict]) -> None:
 
 def dashboards_job(ctx: JobContext, range_s: float = 86400.0) -> Callable[[float], str]:
     def run(now: float) -> str:
-        from dashboards.data import load_dashboard_data
+        from dashboards.alertsfeed import load_configured
         from dashboards.definitions import DASHBOARDS
         from renderers.html import render_html
 
         out = Path(ctx.config.output_dir) / "dashboards"
         out.mkdir(parents=True, exist_ok=True)
         for name, dashboard in DASHBOARDS.items():
-            data = load_dashboard_data(dashboard, ctx.store, now - range_s, now,
-                                       step=ctx.config.scrape.interval)
+            data = load_configured(ctx.config, dashboard, ctx.store, now - range_s, now)
             (out / f"{name}.html").write_text(render_html(data), encoding="utf-8")
         return f"{len(DASHBOARDS)} dashboards written to {out}"
     return run

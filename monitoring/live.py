@@ -204,7 +204,7 @@ def _status_page(state: JobStateDB) -> str:
 def make_router(config: Config, store: Any, state: JobStateDB, registry: CollectorRegistry,
                 clock: WallClock) -> Callable[[str], Page]:
     """Path in, page out: every page is rendered from the store at request time."""
-    from dashboards.data import load_dashboard_data
+    from dashboards.alertsfeed import load_configured
     from dashboards.definitions import DASHBOARDS
     from renderers.html import render_html
 
@@ -216,11 +216,13 @@ def make_router(config: Config, store: Any, state: JobStateDB, registry: Collect
             return Page(302, f"/d/{first}", b"")
         if path.startswith("/d/") and path[3:] in DASHBOARDS:
             now = clock.now()
-            data = load_dashboard_data(DASHBOARDS[path[3:]], store, now - DASHBOARD_RANGE_S,
-                                       now, step=config.scrape.interval)
+            data = load_configured(config, DASHBOARDS[path[3:]], store,
+                                   now - DASHBOARD_RANGE_S, now)
             page = render_html(data, refresh_s=int(config.scrape.interval),
                                link_pattern="/d/{name}")
             return Page(200, "text/html; charset=utf-8", page.encode())
+        if path == "/silences":
+            return _silences_page(config, clock.now())
         if path == "/status":
             return Page(200, "text/html; charset=utf-8", _status_page(state).encode())
         if path == "/metrics":
@@ -230,7 +232,62 @@ def make_router(config: Config, store: Any, state: JobStateDB, registry: Collect
     return route
 
 
+def _silences_page(config: Config, now: float, notice: str = "", status: int = 200) -> Page:
+    from alerts.cycle import silence_path
+    from alerts.silence import SilenceStore
+    from monitoring.silence_page import silences_html
+
+    silences = SilenceStore(silence_path(config))
+    try:
+        items = silences.all()
+    finally:
+        silences.close()
+    page = silences_html(items, now, notice, token_required=config.serve.token is not None)
+    return Page(status, "text/html; charset=utf-8", page.encode())
+
+
+def make_post_router(config: Config, clock: WallClock
+                     ) -> Callable[[str, dict[str, list[str]]], Page]:
+    """Form posts to /silences (create) and /silences/expire; mirrored to Alertmanager
+    when one is configured. The server has checked the token and body size already."""
+    from alerts.cycle import silence_path
+    from alerts.settings import alerts_settings
+    from alerts.silence import SilenceStore
+    from monitoring.silence_page import handle_post
+
+    def post(path: str, form: dict[str, list[str]]) -> Page:
+        now = clock.now()
+        silences = SilenceStore(silence_path(config))
+        try:
+            outcome, changed = handle_post(silences, path, form, now)
+            am = alerts_settings(config).channels.alertmanager
+            if outcome.status == 200 and changed is not None and am is not None:
+                _mirror(silences, changed, path, am)
+        finally:
+            silences.close()
+        if outcome.status != 200:
+            return _text(outcome.status, outcome.message)
+        return _silences_page(config, now, outcome.message)
+
+    return post
+
+
+def _mirror(silences: Any, changed: Any, path: str, am: Any) -> None:
+    """Best effort: the local silence holds whether or not Alertmanager answers."""
+    from alerts.notify.am_silences import AlertmanagerSilences, SilenceSyncError
+
+    remote = AlertmanagerSilences(am.url, am.timeout)
+    try:
+        if path == "/silences":
+            silences.set_remote(changed.id, remote.create(changed))
+        elif changed.remote_id:
+            remote.expire(changed.remote_id)
+    except SilenceSyncError as exc:
+        log.warning("silence %s not mirrored to Alertmanager: %s", changed.id, exc)
+
+
 MAX_REQUEST_BODY = 64 * 1024  # the dashboards take no uploads: anything bigger is refused
+FORM_TYPE = "application/x-www-form-urlencoded"
 
 
 def _text(status: int, reason: str) -> Page:
@@ -238,10 +295,12 @@ def _text(status: int, reason: str) -> Page:
 
 
 def serve_http(route: Callable[[str], Page], port: int, host: str = "127.0.0.1",
-               token: str | None = None, max_body: int = MAX_REQUEST_BODY
+               token: str | None = None, max_body: int = MAX_REQUEST_BODY,
+               post: Callable[[str, dict[str, list[str]]], Page] | None = None
                ) -> ThreadingHTTPServer:
     """Serve ``route`` on ``host`` (loopback unless told otherwise); with ``token``, every
-    request must carry it. Bad requests get a 4xx and a one-line reason, never a traceback."""
+    request must carry it. Bad requests get a 4xx and a one-line reason, never a traceback.
+    ``post`` answers form posts; they always need the token (none set: refused)."""
     expected = f"Bearer {token}".encode() if token else None
 
     class Handler(BaseHTTPRequestHandler):
@@ -285,7 +344,41 @@ def serve_http(route: Callable[[str], Page], port: int, host: str = "127.0.0.1",
             self._send(_text(405, f"method {self.command} not allowed: the dashboards are "
                                   "read-only (GET)"))
 
-        do_POST = do_PUT = do_DELETE = do_PATCH = _refuse
+        def do_POST(self) -> None:
+            if post is None:
+                return self._refuse()
+            self.close_connection = True
+            page = self._form_post()
+            self._send(page)
+
+        def _form_post(self) -> Page:
+            length = self.headers.get("Content-Length", "")
+            if not length.isdigit():
+                return _text(411, "length required: send the form with a Content-Length")
+            if int(length) > max_body:
+                return _text(413, f"request body of {length} bytes exceeds {max_body}")
+            body = self.rfile.read(int(length))
+            if expected is None:
+                return _text(403, "forbidden: changes need a token; set serve.token in "
+                                  "config.yaml")
+            if self.headers.get("Content-Type", "").split(";")[0].strip() != FORM_TYPE:
+                return _text(415, f"unsupported media type: send {FORM_TYPE}")
+            try:
+                form = parse_qs(body.decode("utf-8"), keep_blank_values=True,
+                                max_num_fields=20)
+            except (UnicodeDecodeError, ValueError) as exc:
+                return _text(400, f"bad request: not a URL-encoded UTF-8 form ({exc})")
+            given = f"Bearer {(form.pop('token', None) or [''])[0]}".encode()
+            if not (self._authorized() or hmac.compare_digest(given, expected)):
+                return _text(401, "unauthorized: send the token in the form's token field "
+                                  "or as 'Authorization: Bearer <token>'")
+            try:
+                return post(urlsplit(self.path).path, form)
+            except Exception:  # one bad request must not stop the server
+                log.exception("handling POST %s failed", self.path)
+                return _text(500, "internal error: see the server log")
+
+        do_PUT = do_DELETE = do_PATCH = _refuse
 
         def _send(self, page: Page) -> None:
             self.send_response(page.status)
@@ -335,7 +428,8 @@ def run_serve(config: Config, port: int | None = None, duration_s: float | None 
         sched = start_scheduler(build_jobs(ctx), runner, settings, live.clock.now)
         server = serve_http(make_router(config, store, state, registry, live.clock), port,
                             host=getattr(serve_section, "host", "127.0.0.1"),
-                            token=getattr(serve_section, "token", None))
+                            token=getattr(serve_section, "token", None),
+                            post=make_post_router(config, live.clock))
         echo(f"serving dashboards on http://{server.server_address[0]}:{server.server_port}/ "
              f"(status: /status, metrics: /metrics); engine at {live.urls[EDGE]}")
         deadline = None if duration_s is None else time.monotonic() + duration_s

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,12 +14,20 @@ from alerts.notify.base import Notification, SendResult
 from alerts.notify.httppost import post_json
 from alerts.notify.webhook import WebhookNotifier
 
+# As Prometheus does: a firing alert carries ``endsAt`` a few evaluation intervals
+# ahead and is re-sent every evaluation, so Alertmanager neither resolves it after its
+# resolve_timeout nor forgets it when it restarts; if we stop sending, it ends itself.
+RESEND_INTERVALS = 4
+DEFAULT_ACTIVE_FOR_S = RESEND_INTERVALS * 60.0
+
 
 def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
 
 
-def to_alertmanager(n: Notification, generator_url: str = "") -> dict:
+def to_alertmanager(n: Notification, generator_url: str = "",
+                    ends_at: float | None = None) -> dict:
+    """The alert as Alertmanager takes it; ``ends_at`` bounds a firing one."""
     alert = {
         "labels": {"alertname": n.rule, "severity": n.severity, "source": "ionmon"},
         "annotations": {"summary": n.summary, "runbook": n.runbook,
@@ -30,6 +39,8 @@ def to_alertmanager(n: Notification, generator_url: str = "") -> dict:
     }
     if n.state == "resolved":
         alert["endsAt"] = _iso(n.at)
+    elif ends_at is not None:
+        alert["endsAt"] = _iso(ends_at)
     if generator_url:
         alert["generatorURL"] = generator_url
     return alert
@@ -38,16 +49,34 @@ def to_alertmanager(n: Notification, generator_url: str = "") -> dict:
 class AlertmanagerNotifier:
     name = "alertmanager"
 
-    def __init__(self, url: str, timeout_s: float = 5.0) -> None:
+    def __init__(self, url: str, timeout_s: float = 5.0,
+                 active_for_s: float = DEFAULT_ACTIVE_FOR_S,
+                 clock: Callable[[], float] = time.time) -> None:
         self.url = url.rstrip("/") + "/api/v2/alerts"
         self.timeout_s = timeout_s
+        self.active_for_s = active_for_s
+        self._clock = clock  # Alertmanager's times are wall-clock times
         self._session = requests.Session()
 
     def send(self, notes: Sequence[Notification]) -> SendResult:
         if not notes:
             return SendResult.success()
-        return post_json(self._session, self.url, [to_alertmanager(n) for n in notes],
-                         self.timeout_s)
+        ends = self._clock() + self.active_for_s
+        return post_json(self._session, self.url,
+                         [to_alertmanager(n, ends_at=ends) for n in notes], self.timeout_s)
+
+    def resend(self, active: Sequence[Notification], active_for_s: float) -> SendResult:
+        return _resend(self._session, self.url, active, self._clock() + active_for_s,
+                       self.timeout_s)
+
+
+def _resend(session: requests.Session, url: str, active: Sequence[Notification],
+            ends_at: float, timeout_s: float) -> SendResult:
+    """One attempt, no queue: the next evaluation sends them again anyway."""
+    firing = [to_alertmanager(n, ends_at=ends_at) for n in active if n.state == "firing"]
+    if not firing:
+        return SendResult.success()
+    return post_json(session, url, firing, timeout_s)
 
 
 class DurableAlertmanagerNotifier(WebhookNotifier):
@@ -58,10 +87,23 @@ class DurableAlertmanagerNotifier(WebhookNotifier):
     name = "alertmanager"
 
     def __init__(self, url: str, outbox_path: str | Path, max_queue: int = 1000,
-                 timeout_s: float = 5.0, deadline_s: float = 30.0) -> None:
+                 timeout_s: float = 5.0, deadline_s: float = 30.0,
+                 active_for_s: float = DEFAULT_ACTIVE_FOR_S,
+                 clock: Callable[[], float] = time.time) -> None:
         super().__init__(url.rstrip("/") + "/api/v2/alerts", outbox_path, max_queue,
                          timeout_s, deadline_s)
+        self.active_for_s = active_for_s
+        self._clock = clock
 
     def _post_one(self, key: str, body: str) -> SendResult:
         note = Notification(**json.loads(body))
-        return post_json(self._session, self.url, [to_alertmanager(note)], self.timeout_s)
+        return post_json(self._session, self.url,
+                         [to_alertmanager(note, ends_at=self._clock() + self.active_for_s)],
+                         self.timeout_s)
+
+    def resend(self, active: Sequence[Notification], active_for_s: float) -> SendResult:
+        if self.pending:
+            # Queued changes go first: a re-send must not overtake a queued resolution.
+            return SendResult(False, True, "outbox not empty")
+        return _resend(self._session, self.url, active, self._clock() + active_for_s,
+                       self.timeout_s)

@@ -69,7 +69,10 @@ def deliver(notes: Sequence[Notification], channels: Sequence[Notifier],
     return delivered
 
 
-def channels_from(settings: AlertsSettings, data_dir: Path) -> list[Notifier]:
+def channels_from(settings: AlertsSettings, data_dir: Path,
+                  active_for_s: float | None = None) -> list[Notifier]:
+    """The configured channels; ``active_for_s`` is how long Alertmanager keeps a firing
+    alert without hearing of it again (default: four minutes)."""
     from alerts.notify.log import LogNotifier
 
     c = settings.channels
@@ -82,8 +85,9 @@ def channels_from(settings: AlertsSettings, data_dir: Path) -> list[Notifier]:
         from alerts.notify.sentry import SentryNotifier
         out.append(SentryNotifier(c.sentry.dsn, c.sentry.environment))
     if c.alertmanager:
-        from alerts.notify.alertmanager import DurableAlertmanagerNotifier
-        out.append(DurableAlertmanagerNotifier(c.alertmanager.url,
-                                               data_dir / "alertmanager_outbox.db",
-                                               timeout_s=c.alertmanager.timeout))
+        from alerts.notify.alertmanager import DEFAULT_ACTIVE_FOR_S, DurableAlertmanagerNotifier
+        out.append(DurableAlertmanagerNotifier(
+            c.alertmanager.url, data_dir / "alertmanager_outbox.db",
+            timeout_s=c.alertmanager.timeout,
+            active_for_s=DEFAULT_ACTIVE_FOR_S if active_for_s is None else active_for_s))
     return out

@@ -17,6 +17,12 @@ class PoolTimeout(RuntimeError):
     """No connection became free in time."""
 
 
+def _is_broken(conn: Any) -> bool:
+    """True when the driver marked the connection unusable (psycopg sets ``closed`` or
+    ``broken`` once the server is gone); a plain SQL error leaves it usable."""
+    return bool(getattr(conn, "closed", False) or getattr(conn, "broken", False))
+
+
 class ConnectionPool:
     def __init__(self, connect: Callable[[], Any], size: int, timeout_s: float,
                  instruments: NullInstruments) -> None:
@@ -43,7 +49,12 @@ class ConnectionPool:
         with self._lock:
             if self._created < self.size:
                 self._created += 1
-                conn = self._connect()
+                try:
+                    conn = self._connect()
+                except BaseException:
+                    # The slot stays free: a server that is down now may be back later.
+                    self._created -= 1
+                    raise
                 self._all.append(conn)
                 return conn
         try:
@@ -57,13 +68,39 @@ class ConnectionPool:
         with self._lock:
             self._in_use += 1
         start = time.perf_counter()
+        broken = False
         try:
             yield conn
+        except BaseException:
+            broken = _is_broken(conn)
+            raise
         finally:
             self._inst.pool_busy(time.perf_counter() - start)
             with self._lock:
                 self._in_use -= 1
-            self._idle.put(conn)
+            if broken:
+                # The server went away (e.g. restarted): the idle connections date from
+                # the same server process, so none of them is worth trying either.
+                self._discard(conn)
+                self._discard_idle()
+            else:
+                self._idle.put(conn)
+
+    def _discard(self, conn: Any) -> None:
+        with contextlib.suppress(Exception):
+            conn.close()
+        with self._lock:
+            if conn in self._all:
+                self._all.remove(conn)
+                self._created -= 1
+
+    def _discard_idle(self) -> None:
+        while True:
+            try:
+                conn = self._idle.get_nowait()
+            except queue.Empty:
+                return
+            self._discard(conn)
 
     def close(self) -> None:
         for conn in self._all:

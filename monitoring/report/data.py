@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from alerts.slo import SLO
 from monitoring.catalog import CATALOG
 from monitoring.config import Config
 from monitoring.groundtruth import open_faultlog
 from monitoring.report.fmt import week_label
-from monitoring.report.model import ReportInputs, SeriesData, Window
+from monitoring.report.model import FAULT_METRICS, ReportInputs, SeriesData, Window
 from monitoring.store.base import Store
 from monitoring.timerange import WEEK_S
 
@@ -61,6 +62,21 @@ def read_tuning_log(path: str | Path) -> tuple[Mapping, ...] | None:
     return tuple(rows)
 
 
+def rule_catches(slos: Sequence[SLO]) -> dict[str, tuple[str, ...]]:
+    """Which fault kinds each rule is meant to catch: the tuned rules say so in their
+    spec; an SLO's burn-rate rules are meant for the faults that move its indicator."""
+    from alerts.burn import POLICIES
+    from alerts.rules import RULE_SPECS
+    from alerts.slo_rules import rule_id
+
+    out = {spec.id: spec.catches for spec in RULE_SPECS}
+    for slo in slos:
+        kinds = tuple(k for k, ids in FAULT_METRICS.items() if slo.indicator.metric in ids)
+        for policy in POLICIES:
+            out[rule_id(slo, policy)] = kinds
+    return out
+
+
 def load_inputs(config: Config, store: Store, start: float,
                 tuning_log_path: str | Path | None = None) -> ReportInputs:
     week = Window(start, start + WEEK_S)
@@ -78,4 +94,5 @@ def load_inputs(config: Config, store: Store, start: float,
         faults=faults, alert_history=read_alert_history(config),
         tuning_log=read_tuning_log(tuning_log_path) if tuning_log_path else None,
         step_s=config.scrape.interval,
+        slos=tuple(config.slos), catches=rule_catches(config.slos),
     )

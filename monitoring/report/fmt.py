@@ -69,3 +69,10 @@ def fmt_duration(seconds: float | None) -> str:
 def week_label(start: float) -> str:
     year, week, _ = datetime.fromtimestamp(start, UTC).isocalendar()
     return f"{year}-W{week:02d}"
+
+
+def fmt_budget(share: float | None) -> str:
+    """A share of an SLO window's error budget: 12.34%; above 100% when overspent."""
+    if share is None or not math.isfinite(share):
+        return MISSING
+    return "0%" if share == 0 else f"{share * 100:.2f}%"

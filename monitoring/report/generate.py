@@ -19,6 +19,10 @@ def generate(config: Config, store: Store, week_start: float, out_dir: Path | No
              tuning_log: str | Path | None = None) -> tuple[Report, WrittenReport]:
     inputs = load_inputs(config, store, week_start, tuning_log)
     report = build_report(inputs)
-    written = write_report(report, dict(inputs.current),
-                           out_dir or default_out_dir(config, report.week))
+    out = Path(out_dir or default_out_dir(config, report.week))
+    # report.md is written last (each file atomically) and marks a finished report:
+    # drop an older one first, so a run killed midway leaves no report.md beside
+    # half-replaced charts. The next run writes it whole.
+    (out / "report.md").unlink(missing_ok=True)
+    written = write_report(report, dict(inputs.current), out)
     return report, written

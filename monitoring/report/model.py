@@ -13,6 +13,8 @@ from typing import Literal
 
 import numpy as np
 
+from alerts.burn import events, spent_share
+from alerts.slo import SLO
 from monitoring.catalog import CATALOG, GROUPS, Metric
 from monitoring.groundtruth import FaultRecord
 
@@ -156,6 +158,39 @@ class Highlights:
 
 
 @dataclass(frozen=True)
+class IncidentBurn:
+    fault: FaultRecord
+    spent: float  # share of the SLO window's budget burned during the fault
+    of_week: float | None  # share of the week's spend; None when the week spent nothing
+
+
+@dataclass(frozen=True)
+class BudgetWeek:
+    """One SLO's error budget over the week: how much of its window's budget went."""
+
+    slo: str
+    title: str
+    objective: float  # percent
+    window_s: float
+    sli: float | None  # percent good over the week
+    spent: float | None  # share of the SLO window's budget spent this week
+    incidents: tuple[IncidentBurn, ...]  # faults that burned any of it, largest first
+
+
+@dataclass(frozen=True)
+class RuleTimes:
+    """Detection and recovery of one rule over the week, from its stored history."""
+
+    rule: str
+    faults: int  # faults this week the rule is meant to catch
+    detected: int  # of those, how many it fired for
+    mttd_s: float | None  # mean of fault start -> first firing
+    fired: int  # firings this week
+    resolved: int  # of those, how many resolved
+    mttr_s: float | None  # mean of firing -> resolved
+
+
+@dataclass(frozen=True)
 class Report:
     week: str
     window: Window
@@ -170,6 +205,8 @@ class Report:
     expected_samples: int
     has_previous: bool
     rows: Mapping[str, KeyRow] = field(default_factory=dict)
+    budgets: tuple[BudgetWeek, ...] = ()
+    rule_times: tuple[RuleTimes, ...] | None = None  # None: no alert history recorded
 
 
 @dataclass(frozen=True)
@@ -183,6 +220,8 @@ class ReportInputs:
     alert_history: tuple[Mapping, ...] | None
     tuning_log: tuple[Mapping, ...] | None
     step_s: float = 60.0
+    slos: tuple[SLO, ...] = ()
+    catches: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # rule -> fault kinds
 
 
 # --- statistics ------------------------------------------------------------------
@@ -313,6 +352,73 @@ def threshold_changes(log: Sequence[Mapping], window: Window) -> tuple[Threshold
     return tuple(c for c in sorted(out, key=lambda c: (c.at, c.rule)) if c.old != c.new)
 
 
+# --- error budgets and detection times -----------------------------------------------
+
+def slo_events(slo: SLO, series: Mapping[str, SeriesData], week: Window
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(timestamps, bad events, all events) per stored minute of the week."""
+    s = series.get(slo.indicator.metric, SeriesData.empty()).within(week)
+    weights = None
+    if slo.indicator.weight is not None:
+        w = series.get(slo.indicator.weight, SeriesData.empty()).within(week)
+        # Both come from the same scrape: join on the sample's timestamp.
+        lookup = dict(zip(w.ts.tolist(), w.values.tolist(), strict=True))
+        weights = np.array([lookup.get(t, np.nan) for t in s.ts.tolist()], dtype=float)
+    bad, total = events(slo, s.values, weights)
+    return s.ts, bad, total
+
+
+def budget_week(slo: SLO, series: Mapping[str, SeriesData], week: Window,
+                faults: Sequence[FaultRecord], step_s: float = 60.0) -> BudgetWeek:
+    """Budget spent this week, and by each fault, as shares of the SLO window's budget.
+
+    The window's events are estimated from the week's mean per minute (as the
+    dashboards do), so a week's spend and a fault's add up on one scale.
+    """
+    ts, bad, total = slo_events(slo, series, week)
+    spent = spent_share(slo, bad, total, total, step_s)
+    sli = 100.0 * (1 - bad.sum() / total.sum()) if total.sum() > 0 else None
+    burns = []
+    for f in faults:
+        during = (ts > f.start) & (ts <= f.end + SETTLE_S)
+        share = spent_share(slo, bad[during], total[during], total, step_s)
+        if share:
+            burns.append(IncidentBurn(f, share, share / spent if spent else None))
+    return BudgetWeek(slo.name, slo.title, slo.objective, slo.window, sli, spent,
+                      tuple(sorted(burns, key=lambda b: -b.spent)))
+
+
+def rule_times(history: Sequence[Mapping], week: Window, faults: Sequence[FaultRecord],
+               catches: Mapping[str, tuple[str, ...]]) -> tuple[RuleTimes, ...]:
+    """MTTD and MTTR per rule: every rule meant for a fault this week or that fired.
+
+    MTTD is fault start -> the rule's first firing at or after it (within the fault or
+    ``DETECT_WINDOW_S`` after it); MTTR is firing -> resolved, over the week's firings.
+    """
+    firings: dict[str, list[float]] = {}
+    for row in history:
+        if row["new"] == "firing":
+            firings.setdefault(row["rule"], []).append(float(row["at"]))
+    episodes = alert_episodes(history, week, faults)
+    rules = sorted(set(catches) | {e.rule for e in episodes})
+    out = []
+    for rule in rules:
+        meant = [f for f in faults if f.kind in catches.get(rule, ())]
+        ttd = []
+        for f in meant:
+            hits = [t for t in firings.get(rule, ()) if f.start <= t <= f.end + DETECT_WINDOW_S]
+            if hits:
+                ttd.append(min(hits) - f.start)
+        mine = [e for e in episodes if e.rule == rule]
+        ttr = [e.duration_s for e in mine if e.duration_s is not None]
+        if not meant and not mine:
+            continue
+        out.append(RuleTimes(rule, len(meant), len(ttd),
+                             float(np.mean(ttd)) if ttd else None, len(mine), len(ttr),
+                             float(np.mean(ttr)) if ttr else None))
+    return tuple(out)
+
+
 # --- the report ----------------------------------------------------------------------
 
 def build_report(inputs: ReportInputs) -> Report:
@@ -360,6 +466,10 @@ def build_report(inputs: ReportInputs) -> Report:
                     if inputs.tuning_log is not None else None),
         charts=charts, highlights=highlights, samples=samples, expected_samples=expected,
         has_previous=any(r.previous.samples for r in rows.values()), rows=rows,
+        budgets=tuple(budget_week(slo, inputs.current, week, faults, inputs.step_s)
+                      for slo in inputs.slos),
+        rule_times=(rule_times(inputs.alert_history, week, faults, inputs.catches)
+                    if inputs.alert_history is not None else None),
     )
 
 

@@ -60,6 +60,7 @@ def _env() -> jinja2.Environment:
         value=fmt.fmt_value, target=fmt.fmt_target, share=fmt.fmt_share,
         when=fmt.fmt_time, duration=fmt.fmt_duration, date=fmt.fmt_date,
         change=_change, cell=_cell, fault=_fault, number=fmt.fmt_number,
+        budget=fmt.fmt_budget,
         status=lambda s: STATUS[s],
     )
     env.globals.update(CATALOG=CATALOG, REGION_IDS=REGION_IDS, CACHE_IDS=CACHE_IDS,

@@ -7,7 +7,8 @@ from dashboards.data import DashboardData, build_dashboard_data
 from dashboards.definitions import DASHBOARDS
 from renderers.json import SCHEMA_VERSION, render_json
 
-TOP_KEYS = {"alerts", "budgets", "dashboard", "generated_at", "range", "rows", "schema_version", "status"}
+TOP_KEYS = {"alerts", "budgets", "dashboard", "generated_at", "range", "rows", "schema_version",
+            "status"}
 PANEL_KEYS = {"alerts", "budgets", "description", "kind", "metrics", "status", "title", "width"}
 METRIC_KEYS = {"current", "description", "good", "id", "series", "stats", "status", "threshold",
                "title", "unit"}
