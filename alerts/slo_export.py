@@ -94,10 +94,12 @@ def alerting_rules(slo: SLO, runbook_base: str = DEFAULT_BASE_URL) -> list[dict]
 
 
 def slo_rules_yaml(slos: Sequence[SLO], runbook_base: str = DEFAULT_BASE_URL) -> str:
+    # One group: Prometheus evaluates a group's rules in order, so the alerts read the
+    # ratios recorded in the same evaluation. Two groups run concurrently, and an alert
+    # could read ratios one evaluation old.
     groups = [
-        {"name": f"{GROUP_NAME}-recording", "interval": "1m",
-         "rules": [r for slo in slos for r in recording_rules(slo)]},
-        {"name": f"{GROUP_NAME}-alerts", "interval": "1m",
-         "rules": [r for slo in slos for r in alerting_rules(slo, runbook_base)]},
+        {"name": GROUP_NAME, "interval": "1m",
+         "rules": [*(r for slo in slos for r in recording_rules(slo)),
+                   *(r for slo in slos for r in alerting_rules(slo, runbook_base))]},
     ]
     return yaml.safe_dump({"groups": groups}, sort_keys=False, width=1000)
