@@ -52,6 +52,38 @@ class _CountingLines:
         return line
 
 
+# A payload with more broken families than this is rejected whole: it is not an
+# exposition with a few bad lines but something else answering on /metrics.
+MAX_BROKEN_FAMILIES = 20
+_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+_SUFFIXES = ("_bucket", "_count", "_sum", "_total", "_created", "_gcount", "_gsum", "_info")
+
+
+def _family_of(line: str) -> str | None:
+    """The metric family a line belongs to, or None when it names none (garbage)."""
+    text = line.strip()
+    if text.startswith("#"):
+        parts = text.split(None, 3)
+        return parts[2] if len(parts) >= 3 and parts[1] in ("HELP", "TYPE") else None
+    match = _NAME.match(text)
+    if match is None:
+        return None
+    name = match.group(0)
+    for suffix in _SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def _parse(lines: list[str]) -> tuple[list, int | None, str]:
+    """Families of ``lines``, or the 1-based index of the line that broke and why."""
+    counting = _CountingLines("".join(lines))
+    try:
+        return list(text_fd_to_metric_families(counting)), None, ""  # type: ignore[arg-type]
+    except Exception as exc:  # the parser raises more than ValueError on odd input
+        return [], counting.line_no, str(exc) or type(exc).__name__
+
+
 def parse_exposition(
     text: str,
     ts: float,
@@ -59,19 +91,44 @@ def parse_exposition(
 ) -> tuple[list[Sample], list[str]]:
     """Parse text exposition format 0.0.4 with prometheus-client's parser.
 
-    Returns (samples, rejected). Any parse error fails the whole payload with
-    ``ExpositionError`` (like Prometheus: half a histogram is worse than none).
+    Returns (samples, rejected). A line the parser refuses costs its whole metric
+    family (half a histogram is worse than none), recorded in ``rejected`` with the
+    line number; the other families are kept. A payload with no good family left, or
+    more than MAX_BROKEN_FAMILIES broken ones, fails whole with ``ExpositionError``.
     NaN and ±Inf are kept as parsed; duplicate series are rejected.
     """
-    lines = _CountingLines(text)
-    try:
-        families = list(text_fd_to_metric_families(lines))  # type: ignore[arg-type]
-    except Exception as exc:  # the parser raises more than ValueError on odd input
-        detail = str(exc) or type(exc).__name__
-        snippet = lines.line.rstrip("\n")[:200]
-        message = f"line {lines.line_no}: {detail} in {snippet!r}"
-        raise ExpositionError(message, lines.line_no) from exc
-    return families_to_samples(families, ts, extra_labels)
+    original = text.splitlines(keepends=True)
+    kept = list(range(len(original)))  # indices of the lines still fed to the parser
+    broken: list[tuple[int, str]] = []  # (line number, why)
+    broken_families: list[str | None] = []
+    while True:
+        families, bad, detail = _parse([original[i] for i in kept])
+        if bad is None:
+            break
+        line_no = kept[bad - 1] + 1 if 0 < bad <= len(kept) else bad
+        snippet = original[line_no - 1].rstrip("\n")[:200] if 0 < line_no <= len(original) \
+            else ""
+        message = f"line {line_no}: {detail} in {snippet!r}"
+        family = _family_of(snippet)
+        if len(broken) >= MAX_BROKEN_FAMILIES:
+            raise ExpositionError(f"{message} (and {len(broken)} more broken families)",
+                                  line_no)
+        if family is None:
+            drop = {line_no - 1}
+        else:
+            drop = {i for i in kept if _family_of(original[i]) == family}
+        if not drop & set(kept):
+            raise ExpositionError(message, line_no)
+        kept = [i for i in kept if i not in drop]
+        broken.append((line_no, message))
+        broken_families.append(family)
+    samples, rejected = families_to_samples(families, ts, extra_labels)
+    if broken and not samples:
+        line_no, message = broken[0]
+        raise ExpositionError(message, line_no)
+    dropped = [f"{message}: family {family} dropped" if family else f"{message}: line dropped"
+               for (_, message), family in zip(broken, broken_families, strict=True)]
+    return samples, dropped + rejected
 
 
 class _FetchError(Exception):

@@ -112,11 +112,32 @@ def test_extra_labels_win_and_keep_the_original() -> None:
     assert dict(samples[0].labels) == {"region": "eu", "exported_region": "x", "job": "ion"}
 
 
-def test_malformed_names_the_line() -> None:
+def test_malformed_line_costs_its_family_only_and_names_the_line() -> None:
+    samples, rejected = parse_exposition(MALFORMED, 0.0, {})
+    assert [(s.name, s.value) for s in samples] == [("ok", 1.0)]
+    assert len(rejected) == 1
+    assert rejected[0].startswith("line 3: ") and rejected[0].endswith("family broken dropped")
+
+
+def test_a_broken_bucket_drops_the_whole_histogram() -> None:
+    text = ('# TYPE h histogram\nh_bucket{le="1"} 1\nh_bucket{le="+Inf" 2\nh_sum 3\n'
+            'h_count 2\n# TYPE g gauge\ng 5\n')
+    samples, rejected = parse_exposition(text, 0.0, {})
+    assert [s.name for s in samples] == ["g"]  # no half histogram survives
+    assert rejected == [rejected[0]] and rejected[0].startswith("line 3: ")
+
+
+def test_nothing_good_left_fails_the_payload_naming_the_line() -> None:
     with pytest.raises(ExpositionError) as err:
-        parse_exposition(MALFORMED, 0.0, {})
-    assert err.value.line_no == 3
-    assert "line 3" in str(err.value) and "broken" in str(err.value)
+        parse_exposition('broken{route="/x" 12\n', 0.0, {})
+    assert err.value.line_no == 1
+    assert "line 1" in str(err.value) and "broken" in str(err.value)
+
+
+def test_too_many_broken_families_fail_the_payload() -> None:
+    text = "".join(f'bad{i}{{x="1" 1\n' for i in range(30)) + "ok 1\n"
+    with pytest.raises(ExpositionError, match="more broken families"):
+        parse_exposition(text, 0.0, {})
 
 
 # -- over HTTP ------------------------------------------------------------------------
@@ -131,12 +152,11 @@ def test_good_endpoint(http_url: str) -> None:
     assert all(s.labels.get("region") == "eu" for s in result.samples if s.name.startswith("ion"))
 
 
-def test_malformed_endpoint(http_url: str) -> None:
+def test_malformed_endpoint_keeps_the_good_families(http_url: str) -> None:
     result = _collector(f"{http_url}/malformed").collect()
-    assert not result.up and meta(result, "up") == 0.0
-    assert "engine" in result.reason and "/malformed" in result.reason
-    assert "malformed exposition, line 3" in result.reason
-    assert [s.name for s in result.samples] == ["up", "scrape_duration_seconds"]
+    assert result.up and meta(result, "up") == 1.0
+    assert [s.name for s in result.samples if s.name == "ok"] == ["ok"]
+    assert any(r.startswith("line 3: ") for r in result.rejected)
 
 
 def test_slow_endpoint_times_out(http_url: str) -> None:

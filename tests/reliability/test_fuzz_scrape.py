@@ -100,7 +100,7 @@ def _check(text: str) -> None:
     except ExpositionError as exc:
         assert str(exc).startswith("line "), exc  # the reason names the line
         return
-    assert all(r.startswith(("duplicate series ", "bucket with a non-numeric le"))
+    assert all(r.startswith(("duplicate series ", "bucket with a non-numeric le", "line "))
                for r in rejected), rejected
     keys = [(s.name, tuple(sorted(s.labels.items()))) for s in samples]
     assert len(keys) == len(set(keys)), "a duplicate series was kept"
