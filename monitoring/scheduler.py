@@ -182,11 +182,10 @@ class JobMetrics:
 
 
 class JobRunner:
-    def __init__(self, state: JobStateDB | None = None, metrics: JobMetrics | None = None,
-                 next_run: Callable[[str], float | None] = lambda job: None) -> None:
+    def __init__(self, state: JobStateDB | None = None,
+                 metrics: JobMetrics | None = None) -> None:
         self.state = state
         self.metrics = metrics
-        self.next_run = next_run
         self.history: list[JobRun] = []  # this process's runs, newest last
         self._lock = threading.Lock()
 
@@ -208,7 +207,7 @@ class JobRunner:
             self.metrics.runs.labels(spec.name, "ok" if ok else "error").inc()
         if self.state is not None:
             try:
-                self.state.record(run, self.next_run(spec.name))
+                self.state.record(run, next_fire(spec, scheduled))
             except sqlite3.Error:
                 log.exception("could not record the run of %s", spec.name)
         return run
@@ -218,6 +217,16 @@ class JobRunner:
 
 def _dt(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
+
+
+def next_fire(spec: JobSpec, after: float) -> float | None:
+    """The job's first fire time strictly after `after`, from its trigger alone.
+
+    Asked of the trigger, not the scheduler: a job thread that took the scheduler's
+    job-store lock could deadlock against a shutdown waiting for that very thread.
+    """
+    nxt = spec.trigger.get_next_fire_time(None, _dt(after + 0.001))
+    return nxt.timestamp() if nxt is not None else None
 
 
 def run_virtual(specs: Sequence[JobSpec], runner: JobRunner, start: float, end: float,
@@ -253,12 +262,6 @@ def start_scheduler(specs: Sequence[JobSpec], runner: JobRunner, settings: Sched
         "coalesce": settings.coalesce, "misfire_grace_time": int(settings.misfire_grace_s),
         "max_instances": 1})
     by_name = {s.name: s for s in specs}
-
-    def next_run(name: str) -> float | None:
-        job = sched.get_job(name)
-        return job.next_run_time.timestamp() if job and job.next_run_time else None
-
-    runner.next_run = next_run
     for spec in specs:
         sched.add_job(lambda s=spec: runner.run(s, clock()), trigger=spec.trigger, id=spec.name,
                       name=spec.name)
@@ -272,5 +275,7 @@ def start_scheduler(specs: Sequence[JobSpec], runner: JobRunner, settings: Sched
     sched.start()
     if runner.state is not None:
         for spec in specs:
-            runner.state.set_next(spec.name, next_run(spec.name))
+            job = sched.get_job(spec.name)
+            runner.state.set_next(spec.name, job.next_run_time.timestamp()
+                                  if job is not None and job.next_run_time else None)
     return sched

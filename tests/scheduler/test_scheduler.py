@@ -103,6 +103,37 @@ def test_background_scheduler_keeps_going_when_a_job_fails(tmp_path) -> None:
     state.close()
 
 
+def test_shutdown_never_deadlocks_against_a_running_job(tmp_path) -> None:
+    # A job thread recording its run while shutdown holds the scheduler's locks
+    # must not wait on them: stop the scheduler many times mid-run.
+    state = JobStateDB(tmp_path / "s.db")
+    for _ in range(30):
+        started = threading.Event()
+
+        def busy(now: float, started: threading.Event = started) -> str:
+            started.set()
+            time.sleep(0.02)
+            return "ok"
+
+        specs = [JobSpec(f"j{i}", interval(0.01, start=time.time()), busy) for i in range(4)]
+        sched = start_scheduler(specs, JobRunner(state), ScheduleSettings(misfire_grace_s=5))
+        assert started.wait(5)
+        stopper = threading.Thread(target=sched.shutdown, kwargs={"wait": True})
+        stopper.start()
+        stopper.join(10)
+        assert not stopper.is_alive(), "shutdown deadlocked against a running job"
+    state.close()
+
+
+def test_recorded_next_run_comes_from_the_trigger(tmp_path) -> None:
+    state = JobStateDB(tmp_path / "s.db")
+    spec = JobSpec("every_minute", interval(60, start=MONDAY), lambda now: "ok")
+    run_virtual([spec], JobRunner(state), MONDAY, MONDAY + 300)
+    (row,) = state.jobs()
+    assert row.last_start == MONDAY + 240 and row.next_run == MONDAY + 300
+    state.close()
+
+
 def test_settings_default_beside_the_store() -> None:
     class Store:
         path = "/srv/ion/ionmon.db"
