@@ -114,18 +114,30 @@ def coverage(ts: np.ndarray, total: np.ndarray, window_s: float,
     return window_sums(ts, (np.asarray(total) > 0).astype(float), window_s) * step_s / window_s
 
 
+def sample_step(ts: np.ndarray, default: float = STEP_S) -> float:
+    """The series' sampling step (the scrape interval): its most common spacing."""
+    gaps = np.diff(np.asarray(ts, dtype=float))
+    gaps = gaps[gaps > 0]
+    if len(gaps) == 0:
+        return default
+    values, counts = np.unique(np.round(gaps, 3), return_counts=True)
+    return float(values[np.argmax(counts)])
+
+
 def burn_rates(slo: SLO, ts: np.ndarray, bad: np.ndarray, total: np.ndarray,
-               windows: tuple[float, ...], min_coverage: float = MIN_COVERAGE
-               ) -> dict[float, np.ndarray]:
-    """Burn rate per window; NaN where a window holds under ``min_coverage`` of its minutes.
+               windows: tuple[float, ...], min_coverage: float = MIN_COVERAGE,
+               step_s: float | None = None) -> dict[float, np.ndarray]:
+    """Burn rate per window; NaN where a window holds under ``min_coverage`` of its steps.
 
     A fresh store holds an hour where a 3-day window is asked for: that hour's bad
     minutes would read as the whole window's rate and open tickets on any blip.
+    ``step_s`` defaults to the series' own spacing, so any scrape interval works.
     """
+    step = sample_step(ts) if step_s is None else step_s
     out = {}
     for w in windows:
         rate = window_ratio(ts, bad, total, w) / slo.budget
-        out[w] = np.where(coverage(ts, total, w) >= min_coverage, rate, np.nan)
+        out[w] = np.where(coverage(ts, total, w, step) >= min_coverage, rate, np.nan)
     return out
 
 
@@ -176,9 +188,12 @@ def spent_share(slo: SLO, bad: np.ndarray, total: np.ndarray, window_total: np.n
 
 def budget_at(slo: SLO, ts: np.ndarray, values: np.ndarray, weights: np.ndarray | None,
               at: float, windows: tuple[float, ...] = REPORTED_WINDOWS,
-              step_s: float = STEP_S) -> Budget:
-    """The budget over ``(at - window, at]`` and the burn rates ending at ``at``."""
+              step_s: float | None = None) -> Budget:
+    """The budget over ``(at - window, at]`` and the burn rates ending at ``at``;
+    ``step_s`` (the scrape interval) defaults to the series' own spacing."""
     ts = np.asarray(ts, dtype=float)
+    if step_s is None:
+        step_s = sample_step(ts)
     keep = (ts > at - slo.window) & (ts <= at)
     ts, values = ts[keep], np.asarray(values, dtype=float)[keep]
     weights = None if weights is None else np.asarray(weights, dtype=float)[keep]

@@ -71,7 +71,7 @@ _SLOS = (
         "Worst builder error rate: one failing builder can burn the budget",
         "Page: act now (2% of the month's budget per hour); ticket: fix this week")),
     Runbook("slo_latency", "Latency error budget burning", (
-        "Latency p95 by region: the SLO names the region",
+        "Requests under 50 ms and p95 latency by region: the SLO names the region",
         "Cache hit rates and DB query p95 in that region",
         "Replication lag: a lagging replica slows its region's reads")),
     Runbook("slo_cache", "Cache effectiveness budget burning", (

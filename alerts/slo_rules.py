@@ -82,6 +82,21 @@ def query_from_arrays(ts: np.ndarray, series: Mapping[str, np.ndarray], fallback
     return query
 
 
+def read_indicator(store: Store, slo: SLO, start: float, end: float
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The SLO's indicator over ``(start, end]``: times, values and, for a ratio, each
+    minute's weight (None without one). Weights are joined on timestamps: both series
+    come from the same scrape."""
+    got = store.read_many(list(slo.indicator.metrics), start, end)
+    s = got[slo.indicator.metric]
+    weights = None
+    if slo.indicator.weight is not None:
+        w = got[slo.indicator.weight]
+        lookup = dict(zip(w.ts.tolist(), w.values.tolist(), strict=True))
+        weights = np.array([lookup.get(t, np.nan) for t in s.ts.tolist()])
+    return np.asarray(s.ts, dtype=float), np.asarray(s.values, dtype=float), weights
+
+
 def slo_query(store: Store, slos: Sequence[SLO], fallback: Query) -> Query:
     """Virtual SLO series computed from the store at ``now``; other ids go to ``fallback``."""
     owner = {sid: slo for slo in slos for sid in _conditions(slo)}
@@ -91,17 +106,9 @@ def slo_query(store: Store, slos: Sequence[SLO], fallback: Query) -> Query:
         key = (slo.name, now)
         if key not in memo:
             memo.clear()  # one evaluation time at a time
-            start = now - max(_windows(slo))
-            got = store.read_many(list(slo.indicator.metrics), start, now)
-            s = got[slo.indicator.metric]
-            weights = None
-            if slo.indicator.weight is not None:
-                w = got[slo.indicator.weight]
-                # Weights joined on timestamps: both come from the same scrape.
-                lookup = dict(zip(w.ts.tolist(), w.values.tolist(), strict=True))
-                weights = np.array([lookup.get(t, np.nan) for t in s.ts.tolist()])
-            memo[key] = condition_series(slo, s.ts, s.values, weights) if len(s) else {}
-            memo[key]["_ts"] = np.asarray(s.ts, dtype=float)
+            ts, values, weights = read_indicator(store, slo, now - max(_windows(slo)), now)
+            memo[key] = condition_series(slo, ts, values, weights) if len(ts) else {}
+            memo[key]["_ts"] = ts
         arrays = memo[key]
 
         def value(sid: str) -> float | None:

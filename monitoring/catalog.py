@@ -3,6 +3,11 @@
 Each metric has an id, a title, a unit, a group, an optional target (its SLO), the
 direction that is good, and one expression that yields both its PromQL and its
 derivation from scraped samples. Everything else refers to metrics by id.
+
+Beside the 25 metrics the dashboards show, a few *SLI series* are recorded for the
+objectives alone (per-region request counts and the share of them under the latency
+threshold): they are spelled here the same way, stored and queried like any metric,
+and not drawn as panels.
 """
 
 from __future__ import annotations
@@ -200,8 +205,30 @@ def _metrics() -> list[Metric]:
     return lat + traffic + cache + database + resources
 
 
-def _build() -> Mapping[str, Metric]:
-    metrics = _metrics()
+FAST_S = 0.05  # the latency objective's threshold; a bucket bound of the engine's histogram
+
+
+def _sli_series() -> list[Metric]:
+    out = []
+    for r in REGIONS:
+        requests = _sum_rate("ion_http_requests_total", m("region", "=", r))
+        # Counted from the histogram: its le="0.05" bucket over its count, so the share
+        # is exact at the threshold rather than read off an interpolated quantile.
+        fast = Agg("sum", Rate(Selector("ion_http_request_duration_seconds_bucket", (
+            m("region", "=", r), m("le", "=", f"{FAST_S:g}")))))
+        seen = _sum_rate("ion_http_request_duration_seconds_count", m("region", "=", r))
+        out += [
+            Metric(f"requests_{r}", f"Requests {r.upper()}", "req/s", "traffic", "both",
+                   requests, f"Requests per second served by region {r}."),
+            Metric(f"fast_requests_{r}", f"Requests under {FAST_S * 1000:g} ms {r.upper()}",
+                   "%", "latency", "up", Scale(Div(fast, seen), 100),
+                   f"Share of region {r}'s requests answered within "
+                   f"{FAST_S * 1000:g} ms."),
+        ]
+    return out
+
+
+def _build(metrics: list[Metric]) -> Mapping[str, Metric]:
     by_id: dict[str, Metric] = {}
     for metric in metrics:
         if metric.id in by_id:
@@ -210,14 +237,17 @@ def _build() -> Mapping[str, Metric]:
     return by_id
 
 
-CATALOG: Mapping[str, Metric] = _build()
+CATALOG: Mapping[str, Metric] = _build(_metrics())  # the metrics dashboards show
+SLI_SERIES: Mapping[str, Metric] = _build(_sli_series())  # recorded for the SLOs
+RECORDED: Mapping[str, Metric] = _build([*CATALOG.values(), *SLI_SERIES.values()])
 
 
 def get(metric_id: str) -> Metric:
+    """A catalog metric or an SLI series by id."""
     try:
-        return CATALOG[metric_id]
+        return RECORDED[metric_id]
     except KeyError:
-        known = ", ".join(CATALOG)
+        known = ", ".join(RECORDED)
         raise KeyError(f"unknown metric {metric_id!r}; known metrics: {known}") from None
 
 
@@ -229,9 +259,9 @@ def by_group() -> dict[str, list[Metric]]:
 
 
 def derive_all(prev: Snapshot, cur: Snapshot) -> dict[str, float]:
-    """Every catalog metric that has data over the interval (prev, cur]."""
+    """Every recorded series (catalog metrics and SLI series) with data over (prev, cur]."""
     out = {}
-    for metric in CATALOG.values():
+    for metric in RECORDED.values():
         value = metric.derive(prev, cur)
         if value is not None:
             out[metric.id] = value

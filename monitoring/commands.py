@@ -83,7 +83,9 @@ def backfill(ctx: Context, days: int | None, end_text: str | None, replace: bool
         f"({fmt_ts(start)} → {fmt_ts(end)} UTC) in {wall:.1f} s wall "
         f"({(end - start) / wall:,.0f} virtual s per wall s): "
         f"{summary.requests:,} requests, {summary.points:,} points for "
-        f"{len(summary.metrics_seen)} metrics, {len(summary.faults)} faults injected; "
+        f"{len(summary.metrics_seen & set(catalog.CATALOG))} metrics and "
+        f"{len(summary.metrics_seen & set(catalog.SLI_SERIES))} SLI series, "
+        f"{len(summary.faults)} faults injected; "
         f"store {config.store.path}: {stats['bytes'] / max(stats['samples'], 1):.2f} bytes/sample"
     )
 
@@ -157,15 +159,19 @@ def query(ctx: Context, metric_id: str, range_: str | None, start_text: str | No
 @click.command(name="metrics")
 @click.option("--promql", is_flag=True, help="Show each metric's PromQL.")
 def metrics_cmd(promql: bool) -> None:
-    """List the 25 catalog metrics."""
-    table = Table(title="Metric catalog")
-    for col in ("id", "title", "unit", "group", "target", *(["promql"] if promql else [])):
-        table.add_column(col, overflow="fold")
-    for metric in catalog.CATALOG.values():
-        row = [metric.id, metric.title, metric.unit, metric.group,
-               str(metric.target) if metric.target else "—"]
-        table.add_row(*row, *([metric.promql()] if promql else []))
-    Console().print(table)
+    """List the 25 catalog metrics and the SLI series recorded for the objectives."""
+    console = Console()
+    for title, metrics in (("Metric catalog", catalog.CATALOG),
+                           ("SLI series (recorded for the SLOs)", catalog.SLI_SERIES)):
+        table = Table(title=title)
+        for col in ("id", "title", "unit", "group", "target",
+                    *(["promql"] if promql else [])):
+            table.add_column(col, overflow="fold")
+        for metric in metrics.values():
+            row = [metric.id, metric.title, metric.unit, metric.group,
+                   str(metric.target) if metric.target else "—"]
+            table.add_row(*row, *([metric.promql()] if promql else []))
+        console.print(table)
 
 
 COMMANDS = [backfill, query, metrics_cmd]

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from alerts.slo import SLO
-from monitoring.catalog import CATALOG
+from monitoring.catalog import RECORDED
 from monitoring.config import Config
 from monitoring.groundtruth import open_faultlog
 from monitoring.report.fmt import week_label
@@ -26,7 +26,7 @@ HISTORY_LIMIT = 1_000_000  # alert state changes read per report: all of them, i
 
 def read_week(store: Store, window: Window) -> dict[str, SeriesData]:
     """Raw samples (no resampling), so each figure is the plain statistic of what was stored."""
-    series = store.read_many(list(CATALOG), window.start, window.end)
+    series = store.read_many(list(RECORDED), window.start, window.end)
     return {mid: SeriesData(s.ts, s.values) for mid, s in series.items()}
 
 

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 import numpy as np
 import requests
 
-from monitoring.catalog import CATALOG
+from monitoring.catalog import RECORDED
 from monitoring.config import Config
 from monitoring.durations import format_duration
 from monitoring.store.base import Point, Series, StoreError, align
@@ -78,7 +78,7 @@ class _Retryable(Exception):
 
 
 def catalog_queries(window: str) -> dict[str, str]:
-    return {metric_id: metric.promql(window) for metric_id, metric in CATALOG.items()}
+    return {metric_id: metric.promql(window) for metric_id, metric in RECORDED.items()}
 
 
 class PrometheusStore:

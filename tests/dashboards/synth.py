@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from monitoring.catalog import CATALOG
+from monitoring.catalog import RECORDED
 from monitoring.store.base import Point
 from monitoring.store.sqlite import SQLiteStore
 
@@ -32,6 +32,9 @@ _LEVELS = {
     "replication_lag_asia": (31, 0.2, 0.15), "cpu_usage": (0.18, 0.5, 0.06),
     "memory_rss": (142, 0.02, 0.005), "regions_up": (3, 0.0, 0.0),
     "l2_memory": (24, 0.05, 0.01),
+    "requests_us": (1.5, 0.6, 0.05), "requests_eu": (1.1, 0.6, 0.05),
+    "requests_asia": (0.6, 0.6, 0.05), "fast_requests_us": (99.2, 0.0, 0.003),
+    "fast_requests_eu": (98.9, 0.0, 0.003), "fast_requests_asia": (97.5, 0.0, 0.005),
 }
 
 
@@ -46,6 +49,10 @@ def series(metric_id: str, ts: np.ndarray, seed: int = 7) -> np.ndarray:
         v = np.where(hit, v * 2.2, v)
     if metric_id in ("l2_hit_rate", "cache_hit_rate"):
         v = np.where(hit, v * 0.35, v)
+    if metric_id == "fast_requests_us":
+        v = np.where(hit, v * 0.8, v)
+    if metric_id.startswith("fast_requests_"):
+        v = np.minimum(v, 100.0)
     if metric_id == "regions_up":
         v = np.round(v)
     if metric_id == "availability":
@@ -56,7 +63,7 @@ def series(metric_id: str, ts: np.ndarray, seed: int = 7) -> np.ndarray:
 def fill(store: SQLiteStore, days: float = 1.0, end: float = END, step: float = 60.0,
          metric_ids: list[str] | None = None) -> None:
     ts = np.arange(end - days * 86400, end + step / 2, step)
-    for mid in metric_ids or list(CATALOG):
+    for mid in metric_ids or list(RECORDED):
         vals = series(mid, ts)
         store.write(Point(mid, float(t), float(v)) for t, v in zip(ts, vals, strict=True))
     store.seal_all()

@@ -28,7 +28,7 @@ from collectors.exposition import ExpositionCollector
 from engine.cluster import Cluster
 from engine.config import CacheConfig, EngineConfig
 from engine.traffic import Request, TrafficModel
-from monitoring.catalog import CATALOG, Metric
+from monitoring.catalog import RECORDED, Metric
 from monitoring.clock import WallClock
 from monitoring.expr import (
     Add,
@@ -350,7 +350,7 @@ def test_prometheus_and_embedded_agree_on_every_catalog_metric(cluster: Cluster)
         bounds = combined(per_target.values())
 
         rows: list[Row] = []
-        for metric_id, metric in CATALOG.items():
+        for metric_id, metric in RECORDED.items():
             result = _query(prom, metric.promql(window), end)
             assert len(result) <= 1, (
                 f"{metric_id}: PromQL leaves {len(result)} series (labels not aggregated "

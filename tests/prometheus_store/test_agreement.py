@@ -40,7 +40,7 @@ from alerts.rules import RULE_SPECS
 from alerts.settings import alerts_settings
 from alerts.tuner import tune_rule
 from monitoring.backfill import run_backfill
-from monitoring.catalog import CATALOG
+from monitoring.catalog import CATALOG, RECORDED
 from monitoring.config import Config, parse_config
 from monitoring.expr import HistogramQuantile, Selector
 from monitoring.groundtruth import FaultLog
@@ -179,7 +179,7 @@ def _excluded(both: Both, metric_id: str, grid: np.ndarray) -> np.ndarray:
     bad = np.zeros(len(grid), dtype=bool)
     col = np.searchsorted(both.cycles, grid)
     assert np.all(both.cycles[col] == grid) and np.all(col >= per)
-    for name in _names(CATALOG[metric_id].expr):
+    for name in _names(RECORDED[metric_id].expr):
         p = both.presence.get(name)
         if p is None:
             continue
@@ -197,7 +197,7 @@ def _bucket_tie(both: Both, metric_id: str, va: np.ndarray, vb: np.ndarray,
     sums the series' bucket rates in its own order) decides the bucket, and the result
     jumps from one bucket bound to the next. Allowed when both values are bounds.
     """
-    expr = CATALOG[metric_id].expr
+    expr = RECORDED[metric_id].expr
     names = [n for n in _names(expr) if n.endswith("_bucket")]
     if not names or not isinstance(getattr(expr, "inner", expr), HistogramQuantile):
         return np.zeros(len(va), dtype=bool)
@@ -217,9 +217,9 @@ def _on_grid(series, grid: np.ndarray) -> np.ndarray:
     return out
 
 
-def test_every_catalog_metric_agrees(both: Both) -> None:
+def test_every_recorded_series_agrees(both: Both) -> None:
     grid = np.arange(both.start + STEP_S, both.end + STEP_S / 2, STEP_S)
-    ids = list(CATALOG)
+    ids = list(RECORDED)  # the 25 metrics and the SLI series
     a = both.embedded.read_many(ids, both.start + STEP_S, both.end)
     b = both.prometheus.read_many(ids, both.start + STEP_S, both.end)
     lines, failures = [], []
@@ -307,12 +307,12 @@ class _Comparable:
 
 
 def _by_design(both: Both) -> dict[str, np.ndarray]:
-    """Per metric, the grid times test_every_catalog_metric_agrees lets differ."""
+    """Per metric, the grid times test_every_recorded_series_agrees lets differ."""
     grid = np.arange(both.start + STEP_S, both.end + STEP_S / 2, STEP_S)
-    a = both.embedded.read_many(list(CATALOG), both.start + STEP_S, both.end)
-    b = both.prometheus.read_many(list(CATALOG), both.start + STEP_S, both.end)
+    a = both.embedded.read_many(list(RECORDED), both.start + STEP_S, both.end)
+    b = both.prometheus.read_many(list(RECORDED), both.start + STEP_S, both.end)
     out = {}
-    for mid in CATALOG:
+    for mid in RECORDED:
         va, vb = _on_grid(a[mid], grid), _on_grid(b[mid], grid)
         excluded = _excluded(both, mid, grid)
         out[mid] = grid[excluded | _bucket_tie(both, mid, va, vb, excluded)]

@@ -8,12 +8,14 @@ from alerts.burn import (
     TICKET,
     BurnCondition,
     budget_at,
+    burn_rates,
     events,
     exhaustion_s,
+    sample_step,
     window_ratio,
     window_sums,
 )
-from alerts.slo import default_slos
+from alerts.slo import SLO, Indicator, default_slos
 from tests.slo.synth import minutes
 
 SLOS = {s.name: s for s in default_slos()}
@@ -51,7 +53,8 @@ def test_ratio_events_are_weighted_by_traffic():
 
 
 def test_threshold_events_count_bad_minutes():
-    slo = SLOS["latency_us"]
+    slo = SLO(name="db", objective=99, indicator=Indicator(
+        kind="threshold", metric="db_query_p95", op="<=", value=50))
     bad, total = events(slo, np.array([10.0, 50.0, 51.0, np.nan]))
     assert bad.tolist() == [0, 0, 1, 0] and total.tolist() == [1, 1, 1, 0]
 
@@ -87,3 +90,19 @@ def test_exhaustion_edges():
     assert exhaustion_s(0.5, 0.0, 100) is None
     assert exhaustion_s(None, 1.0, 100) is None
     assert math.isclose(exhaustion_s(0.5, 2.0, 100), 25)
+
+
+def test_coverage_follows_the_scrape_interval():
+    # Two-minute scrapes fill a window as fully as one-minute ones: burn rates exist.
+    slo = SLOS["availability"]
+    for step in (60.0, 120.0, 300.0):
+        ts = np.arange(1, 3 * 86400 / step + 1) * step
+        values = np.full(len(ts), 99.9)  # burn 2
+        bad, total = events(slo, values, np.ones(len(ts)))
+        burn = burn_rates(slo, ts, bad, total, (3600.0, 86400.0))
+        assert burn[86400.0][-1] == pytest.approx(2.0), step
+        assert burn[3600.0][-1] == pytest.approx(2.0), step
+        # Half a window of data is the least that gives a rate.
+        assert np.isnan(burn[86400.0][int(0.4 * 86400 / step)]), step
+    assert sample_step(np.array([0.0, 120.0, 240.0, 480.0, 600.0])) == 120.0
+    assert sample_step(np.array([5.0])) == 60.0
