@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from typing import TYPE_CHECKING
 
 import click
 import numpy as np
@@ -20,6 +21,10 @@ from monitoring.store.base import StoreError
 from monitoring.store.factory import open_store
 from monitoring.timerange import fmt_ts, parse_instant, resolve_range, week_start
 
+if TYPE_CHECKING:
+    from monitoring.config import Config
+    from monitoring.store.sqlite import SQLiteStore
+
 
 def _progress(console: Console, enabled: bool) -> Progress:
     return Progress(
@@ -27,6 +32,30 @@ def _progress(console: Console, enabled: bool) -> Progress:
         TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
         console=console, disable=not enabled, transient=False,
     )
+
+
+def open_backfill_range(config: Config, days: int, end_text: str | None, replace: bool
+                        ) -> tuple[SQLiteStore, FaultLog, float, float]:
+    """The embedded store and fault log, prepared for ``days`` ending at ``--end``
+    (a Monday 00:00 UTC, this week's by default); a bad ``--end`` or a range that
+    already holds data without ``--replace`` ends the command with exit 2."""
+    from monitoring.backfill import prepare_range
+    from monitoring.store.sqlite import SQLiteStore
+
+    try:
+        end = week_start(parse_instant(end_text)) if end_text else week_start(time.time())
+    except ValueError as exc:
+        fail(f"--end: {exc}", 2)
+    start = end - days * 86400
+    store = SQLiteStore(config.store.path, retention_s=None)
+    faultlog = FaultLog(config.store.path)
+    try:
+        prepare_range(store, faultlog, start, end, replace)
+    except StoreError as exc:
+        store.close()
+        faultlog.close()
+        fail(str(exc), 2)
+    return store, faultlog, start, end
 
 
 @click.command()
@@ -41,26 +70,15 @@ def _progress(console: Console, enabled: bool) -> Progress:
 def backfill(ctx: Context, days: int | None, end_text: str | None, replace: bool,
              progress: bool) -> None:
     """Drive the real engine through modelled weeks and fill the store, minute by minute."""
-    from monitoring.backfill import prepare_range, run_backfill
-    from monitoring.store.sqlite import SQLiteStore
+    from monitoring.backfill import run_backfill
 
     config = ctx.config
     if config.store.backend != "sqlite":
         fail("backfill writes the embedded store: set store.backend to sqlite "
              "(load a backfill into Prometheus with 'ionmon export-openmetrics')", 2)
     days = days or config.backfill.days
-    try:
-        end = week_start(parse_instant(end_text)) if end_text else week_start(time.time())
-    except ValueError as exc:
-        fail(f"--end: {exc}", 2)
-    start = end - days * 86400
-    store = SQLiteStore(config.store.path, retention_s=None)
-    faultlog = FaultLog(config.store.path)
+    store, faultlog, start, end = open_backfill_range(config, days, end_text, replace)
     console = Console(stderr=True)
-    try:
-        prepare_range(store, faultlog, start, end, replace)
-    except StoreError as exc:
-        fail(str(exc), 2)
     began = time.perf_counter()
     with _progress(console, progress) as bar:
         task = bar.add_task(f"backfill {fmt_ts(start)} → {fmt_ts(end)}",

@@ -29,27 +29,15 @@ def export_openmetrics(ctx: Context, out_path: Path, days: int | None, end_text:
     One run fills both, so the embedded store (store.path) and a Prometheus server loaded
     from the file hold the same week: the engine's latencies are measured, not replayed.
     """
-    from monitoring.backfill import prepare_range, run_backfill
-    from monitoring.groundtruth import FaultLog
+    from monitoring.backfill import run_backfill
+    from monitoring.commands import open_backfill_range
     from monitoring.openmetrics import OpenMetricsRecorder
     from monitoring.promconfig import JOB, PromtoolError, create_blocks
-    from monitoring.store.base import StoreError
-    from monitoring.store.sqlite import SQLiteStore
-    from monitoring.timerange import fmt_ts, parse_instant, week_start
+    from monitoring.timerange import fmt_ts
 
     config = ctx.config
     days = days or config.backfill.days
-    try:
-        end = week_start(parse_instant(end_text)) if end_text else week_start(time.time())
-    except ValueError as exc:
-        fail(f"--end: {exc}", 2)
-    start = end - days * 86400
-    store = SQLiteStore(config.store.path, retention_s=None)
-    faultlog = FaultLog(config.store.path)
-    try:
-        prepare_range(store, faultlog, start, end, replace)
-    except StoreError as exc:
-        fail(str(exc), 2)
+    store, faultlog, start, end = open_backfill_range(config, days, end_text, replace)
     recorder = OpenMetricsRecorder({"job": JOB})
     began = time.perf_counter()
     click.echo(f"backfilling {fmt_ts(start)} → {fmt_ts(end)} UTC ({days} days) ...", err=True)

@@ -12,6 +12,25 @@ from alerts.rules import Bound, Rule
 from tests.servers import free_port
 
 
+def alertmanager_config(webhook_url: str, resolve_timeout_s: int | None = None) -> str:
+    """An Alertmanager config that sends every group to one webhook within a second."""
+    head = "" if resolve_timeout_s is None else (
+        f"global:\n  resolve_timeout: {resolve_timeout_s}s\n")
+    return head + f"""\
+route:
+  receiver: hook
+  group_by: [alertname]
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: hook
+    webhook_configs:
+      - url: {webhook_url}
+        send_resolved: true
+"""
+
+
 def rule(rule_id: str, metric: str, op: str, value: float, for_s: float = 60.0,
          severity: str = "critical") -> Rule:
     return Rule(rule_id, (Bound(metric, op, value),), for_s, severity,  # type: ignore[arg-type]

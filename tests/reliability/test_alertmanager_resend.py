@@ -16,27 +16,12 @@ from monitoring.config import parse_config
 from monitoring.store.base import Point
 from monitoring.store.sqlite import SQLiteStore
 from tests.alerts.receiver import Receiver
-from tests.reliability.helpers import rule
+from tests.reliability.helpers import alertmanager_config, rule
 from tests.servers import AlertmanagerServer
 
 RULE = rule("region_or_l2_down", "regions_up", "<", 3, for_s=0)
 EVALUATE_S = 2.0
 RESOLVE_TIMEOUT_S = 10.0
-CONFIG = """\
-global:
-  resolve_timeout: {timeout}s
-route:
-  receiver: hook
-  group_by: [alertname]
-  group_wait: 1s
-  group_interval: 1s
-  repeat_interval: 1h
-receivers:
-  - name: hook
-    webhook_configs:
-      - url: {url}
-        send_resolved: true
-"""
 
 
 def _active(url: str) -> list[dict]:
@@ -50,7 +35,7 @@ def _active(url: str) -> list[dict]:
 def test_firing_alert_outlives_resolve_timeout_and_alertmanager_restart(tmp_path):
     write_rules(tmp_path / "rules.yaml", [RULE])
     with Receiver() as hook, AlertmanagerServer(
-            CONFIG.format(timeout=int(RESOLVE_TIMEOUT_S), url=hook.url + "/am")) as am:
+            alertmanager_config(hook.url + "/am", int(RESOLVE_TIMEOUT_S))) as am:
         config = parse_config({
             "store": {"path": str(tmp_path / "ionmon.db")},
             "alerts": {"rules_path": str(tmp_path / "rules.yaml"),

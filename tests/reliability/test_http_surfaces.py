@@ -3,7 +3,6 @@ bodies, and bad requests answered 4xx with a reason, never a traceback."""
 
 from __future__ import annotations
 
-import http.client
 import json
 from collections.abc import Iterator
 
@@ -13,19 +12,9 @@ from engine.cluster import EDGE, Cluster
 from engine.config import EngineConfig
 from monitoring.config import Config, ConfigError, parse_config
 from monitoring.live import Page, serve_http
+from tests.servers import http_request
 
 TOKEN = "s3cret-dashboard-token"
-
-
-def _request(port: int, method: str, path: str, body: bytes | None = None,
-             headers: dict[str, str] | None = None) -> tuple[int, str]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        resp = conn.getresponse()
-        return resp.status, resp.read().decode("utf-8", "replace")
-    finally:
-        conn.close()
 
 
 def test_defaults_bind_loopback_only():
@@ -57,7 +46,7 @@ def engine_port() -> Iterator[int]:
 ])
 def test_engine_api_answers_bad_requests_with_a_reason(engine_port, method, path, body,
                                                        headers, status):
-    got, text = _request(engine_port, method, path, body, headers)
+    got, text = http_request(engine_port, method, path, body, headers)
     assert got == status, text
     doc = json.loads(text)
     assert doc["status"] == status and doc["error"]
@@ -93,7 +82,7 @@ def dashboard_port() -> Iterator[int]:
 ])
 def test_dashboard_token_limits_and_reasons(dashboard_port, method, path, body, headers,
                                             status):
-    got, text = _request(dashboard_port, method, path, body, headers)
+    got, text = http_request(dashboard_port, method, path, body, headers)
     assert got == status, text
     if status != 200:
         assert text.strip() and "Traceback" not in text and "secret internals" not in text

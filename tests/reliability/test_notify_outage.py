@@ -23,7 +23,7 @@ from alerts.state import AlertStore
 from monitoring.store.base import Point
 from monitoring.store.sqlite import SQLiteStore
 from tests.alerts.receiver import Receiver
-from tests.reliability.helpers import FlakyReceiver, rule
+from tests.reliability.helpers import FlakyReceiver, alertmanager_config, rule
 from tests.servers import AlertmanagerServer
 
 RULE = rule("region_or_l2_down", "regions_up", "<", 3, for_s=60)
@@ -94,21 +94,6 @@ def test_webhook_500_timeout_and_down_then_each_change_delivered_once(tmp_path):
     assert all(n == 1 for n in Counter(a["key"] for a in rx.accepted).values())
 
 
-ALERTMANAGER_CONFIG = """\
-route:
-  receiver: hook
-  group_by: [alertname]
-  group_wait: 1s
-  group_interval: 1s
-  repeat_interval: 1h
-receivers:
-  - name: hook
-    webhook_configs:
-      - url: {url}
-        send_resolved: true
-"""
-
-
 def _am_alerts(url: str) -> list[dict]:
     with urllib.request.urlopen(f"{url}/api/v2/alerts?active=true&silenced=true&inhibited=true"
                                 f"&unprocessed=true", timeout=5) as resp:
@@ -118,7 +103,7 @@ def _am_alerts(url: str) -> list[dict]:
 @pytest.mark.slow
 def test_alertmanager_down_then_up_gets_each_change_once(tmp_path):
     with Receiver() as hook, AlertmanagerServer(
-            ALERTMANAGER_CONFIG.format(url=hook.url + "/am")) as am:
+            alertmanager_config(hook.url + "/am")) as am:
         settings = _settings("alertmanager", am.url)
         (wired,) = channels_from(settings, tmp_path)
         assert isinstance(wired, DurableAlertmanagerNotifier)  # what serve uses

@@ -8,13 +8,12 @@ the stored minutes through ``slo_query``, the store-reading query live runs use.
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from alerts.burn import PAGE, events
 from alerts.evaluator import evaluate, store_query
 from alerts.slo import default_slos
-from alerts.slo_rules import slo_query, slo_rules
+from alerts.slo_rules import read_indicator, slo_query, slo_rules
 from monitoring.backfill import run_backfill
 from monitoring.config import parse_config
 from monitoring.groundtruth import FaultLog
@@ -46,11 +45,7 @@ def incident(tmp_path_factory):
 
 def test_page_fires_within_the_workbook_time(incident):
     store, fault, start = incident
-    got = store.read_many(["availability", "request_rate"], start, start + 5 * 3600)
-    ts, avail = got["availability"].ts, got["availability"].values
-    rate = dict(zip(got["request_rate"].ts.tolist(), got["request_rate"].values.tolist(),
-                    strict=True))
-    weights = np.array([rate.get(t, np.nan) for t in ts.tolist()])
+    ts, avail, weights = read_indicator(store, SLO, start, start + 5 * 3600)
     bad, total = events(SLO, avail, weights)
     during = (ts > fault.start) & (ts <= fault.end)
     burn = float(bad[during].sum() / total[during].sum()) / SLO.budget

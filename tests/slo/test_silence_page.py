@@ -3,7 +3,6 @@ token-protected, size-limited, bad input answered with a reason."""
 
 from __future__ import annotations
 
-import http.client
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ from alerts.silence import SilenceStore
 from monitoring.config import Config, parse_config
 from monitoring.live import MAX_REQUEST_BODY, make_post_router, make_router, serve_http
 from monitoring.scheduler import JobStateDB
+from tests.servers import http_request
 
 TOKEN = "s3cret-token-for-tests"
 NOW = 1_795_000_000.0
@@ -51,13 +51,7 @@ class Server:
 
     def request(self, method: str, path: str, body: bytes | None = None,
                 headers: dict[str, str] | None = None) -> tuple[int, str]:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        try:
-            conn.request(method, path, body=body, headers=headers or {})
-            resp = conn.getresponse()
-            return resp.status, resp.read().decode("utf-8", "replace")
-        finally:
-            conn.close()
+        return http_request(self.port, method, path, body, headers)
 
     def form(self, path: str, fields: dict[str, Any], headers: dict[str, str] | None = None
              ) -> tuple[int, str]:
