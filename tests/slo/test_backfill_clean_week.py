@@ -23,6 +23,8 @@ from monitoring.timerange import WEEK_S, iso_week
 from tests.slo.realburn import evaluate_every_minute, slo_series
 
 SLOS = default_slos()
+# The fixture models a whole week through the real engine: minutes, not seconds.
+pytestmark = pytest.mark.timeout(1500)
 
 
 @pytest.fixture(scope="module")

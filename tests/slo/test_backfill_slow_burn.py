@@ -20,6 +20,8 @@ from monitoring.store.sqlite import SQLiteStore
 from monitoring.timerange import iso_week
 from tests.slo.realburn import evaluate_every_minute, fault_burn, read_events, window_detection_s
 
+# The fixture models 34 hours through the real engine.
+pytestmark = pytest.mark.timeout(900)
 SLO = next(s for s in default_slos() if s.name == "availability")
 CLEAN_H, BURN_H = 12, 22
 RATE_WINDOW_S, STEP_S = 300, 60
