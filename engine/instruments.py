@@ -10,6 +10,7 @@ import threading
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import accumulate
 
 from prometheus_client import CollectorRegistry
@@ -19,6 +20,7 @@ from prometheus_client.core import (
     HistogramMetricFamily,
     Metric,
 )
+from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString
 
 HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04,
@@ -310,14 +312,33 @@ def _gauge(name: str, doc: str, region: str, value: float) -> Metric:
     return f
 
 
-def _histogram(name: str, doc: str, label: str, region: str, bounds: Sequence[float],
+def _histogram(name: str, doc: str, label: str, region: str, bounds: tuple[float, ...],
                values: dict[str, tuple[list[int], float]]) -> Metric:
+    """A histogram family, as ``HistogramMetricFamily.add_metric`` would build it.
+
+    Collected every scrape minute of a backfill, so the label sets are built once per
+    series and shared between scrapes (consumers treat sample labels as read-only).
+    """
     f = HistogramMetricFamily(name, doc, labels=["region", label])
-    les = [floatToGoString(b) for b in bounds] + ["+Inf"]
+    bucket, count, sum_ = f"{name}_bucket", f"{name}_count", f"{name}_sum"
+    append = f.samples.append
     for key, (counts, total) in sorted(values.items()):
-        f.add_metric([region, key], list(zip(les, accumulate(counts), strict=True)),
-                     sum_value=total)
+        series, buckets = _histogram_labels(region, label, key, bounds)
+        cumulative = 0
+        for labels, cumulative in zip(buckets, accumulate(counts), strict=True):
+            append(Sample(bucket, labels, cumulative))
+        append(Sample(count, series, cumulative))
+        append(Sample(sum_, series, total))
     return f
+
+
+@lru_cache(maxsize=4096)
+def _histogram_labels(region: str, label: str, key: str, bounds: tuple[float, ...]
+                      ) -> tuple[dict[str, str], tuple[dict[str, str], ...]]:
+    """The labels of one histogram series, and of each of its buckets in ``le`` order."""
+    les = [floatToGoString(b) for b in bounds] + ["+Inf"]
+    return ({"region": region, label: key},
+            tuple({"region": region, label: key, "le": le} for le in les))
 
 
 Instruments = NullInstruments

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Protocol
@@ -108,14 +108,35 @@ class Selector:
     def select(self, snap: Snapshot) -> dict[LabelKey, float]:
         memo_key = ("select", self)
         if memo_key not in snap.memo:
+            rows = snap.rows(self.name)
             snap.memo[memo_key] = {
-                key: value for key, labels, value in snap.rows(self.name)
+                key: value for key, labels, value in rows
                 if all(x.matches(labels) for x in self.matchers)
-            }
+            } if self.matchers else {key: value for key, _, value in rows}
         return snap.memo[memo_key]
 
     def with_suffix(self, suffix: str) -> Selector:
         return Selector(self.name + suffix, self.matchers)
+
+    def key_filter(self) -> Callable[[LabelKey], bool]:
+        """A test of a label key against every matcher, as cheap as the matchers allow."""
+        return _key_filter(self.matchers)
+
+
+@lru_cache(maxsize=512)
+def _key_filter(matchers: tuple[Matcher, ...]) -> Callable[[LabelKey], bool]:
+    # Equality on a non-empty value is a pair lookup in the key: by far the common case,
+    # and on the hot path (histogram buckets filtered by region and le every scrape).
+    if all(x.op == "=" and x.value for x in matchers):
+        pairs = tuple((x.label, x.value) for x in matchers)
+        if len(pairs) == 1:
+            pair = pairs[0]
+            return lambda key: pair in key
+        if len(pairs) == 2:
+            first, second = pairs
+            return lambda key: first in key and second in key
+        return lambda key: all(p in key for p in pairs)
+    return lambda key: all(x.matches_key(key) for x in matchers)
 
 
 @dataclass(frozen=True)
@@ -135,8 +156,8 @@ class Rate:
         out: Vector = {}
         if self.selector.matchers:  # filter the unfiltered rates, which are shared
             base = Rate(Selector(self.selector.name)).evaluate(prev, cur)
-            out = {k: v for k, v in base.items()
-                   if all(x.matches_key(k) for x in self.selector.matchers)}
+            keep = self.selector.key_filter()
+            out = {k: v for k, v in base.items() if keep(k)}
         elif dt > 0:
             before = self.selector.select(prev)
             for key, value in self.selector.select(cur).items():
@@ -335,14 +356,21 @@ class HistogramQuantile:
                 for k, v in self._buckets(prev, cur).items()}
 
     def _buckets(self, prev: Snapshot, cur: Snapshot) -> dict[LabelKey, dict[float, float]]:
-        """Bucket rates summed by (le, by...), from per-series histograms shared by all."""
-        grouped: dict[LabelKey, dict[float, float]] = defaultdict(lambda: defaultdict(float))
-        for key, buckets in _histograms(self.selector.name, prev, cur).items():
-            if all(x.matches_key(key) for x in self.selector.matchers):
-                target = grouped[_project(key, self.by)]
-                for le, value in buckets.items():
-                    target[le] += value
-        return grouped
+        """Bucket rates summed by (le, by...), from per-series histograms shared by all.
+
+        Memoised per selector and grouping: p50, p95 and p99 read the same sums.
+        """
+        memo_key = ("buckets", self.selector, self.by, prev.ts)
+        if memo_key not in cur.memo:
+            grouped: dict[LabelKey, dict[float, float]] = defaultdict(lambda: defaultdict(float))
+            keep = self.selector.key_filter()
+            for key, buckets in _histograms(self.selector.name, prev, cur).items():
+                if keep(key):
+                    target = grouped[_project(key, self.by)]
+                    for le, value in buckets.items():
+                        target[le] += value
+            cur.memo[memo_key] = grouped  # type: ignore[assignment]
+        return cur.memo[memo_key]  # type: ignore[return-value]
 
 
 def _histograms(name: str, prev: Snapshot, cur: Snapshot) -> dict[LabelKey, dict[float, float]]:
@@ -352,13 +380,20 @@ def _histograms(name: str, prev: Snapshot, cur: Snapshot) -> dict[LabelKey, dict
         rates = Rate(Selector(name + "_bucket")).evaluate(prev, cur)
         out: dict[LabelKey, dict[float, float]] = defaultdict(dict)
         for key, value in rates.items():
-            le = math.nan
-            rest = []
-            for k, v in key:
-                if k == "le":
-                    le = float(v)
-                else:
-                    rest.append((k, v))
-            out[tuple(rest)][le] = value
+            rest, le = _split_le(key)
+            out[rest][le] = value
         cur.memo[memo_key] = out  # type: ignore[assignment]
     return cur.memo[memo_key]  # type: ignore[return-value]
+
+
+@lru_cache(maxsize=65536)
+def _split_le(key: LabelKey) -> tuple[LabelKey, float]:
+    """A bucket's labels without ``le``, and its bound; the same few thousand every scrape."""
+    le = math.nan
+    rest = []
+    for k, v in key:
+        if k == "le":
+            le = float(v)
+        else:
+            rest.append((k, v))
+    return tuple(rest), le
