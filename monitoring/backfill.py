@@ -110,62 +110,59 @@ def run_backfill(
     cluster = Cluster(config.engine, clock)
     traffic = TrafficModel(config.engine)
     summary = BackfillSummary(start, end, step_s=step)
-    with _rare_full_collections():
-        try:
-            registries = cluster.registries
-            collectors = [
-                RegistryCollector(name, (lambda n=name: registries().get(n)), clock)
-                for name in ("edge", *config.engine.regions)
-            ]
-            scraper = Scraper(collectors, window_scrapes=config.scrape.window_scrapes)
-            # The service was running before the range: serve the warm-up unrecorded, so
-            # the week does not open on cold caches, then prime the rate window.
-            for i in range(int((warmup - config.scrape.rate_window) // MINUTE)):
-                _serve(cluster, traffic, clock, start - warmup + i * MINUTE)
-            for i in range(config.scrape.window_scrapes):
-                t = start - config.scrape.rate_window + i * step
-                _serve(cluster, traffic, clock, t, step)
-                primed = scraper.cycle(clock.now())
-                if on_cycle is not None:  # the window's first scrapes, for an export of raw samples
-                    on_cycle(primed)
-            events = _fault_events(list(config.backfill.faults), start)
-            for event in events:
-                if event.begin and event.at < end:
-                    record = FaultRecord(event.spec.kind, event.spec.target, event.at,
-                                         min(event.at + max(event.spec.duration, MINUTE), end),
-                                         dict(event.spec.params))
-                    faultlog.record(record)
-                    summary.faults.append(record)
-            pending: list[Point] = []
-            next_event = 0
-            for cycle in range(total):
-                t0 = start + cycle * step
-                t1 = t0 + step
-                while next_event < len(events) and events[next_event].at < t1:
-                    event = events[next_event]
-                    clock.set(max(clock.now(), event.at))
-                    kind, target, params = _engine_fault(event.spec)
-                    if event.begin:
-                        cluster.faults.start(kind, target, **params)
-                    else:
-                        cluster.faults.stop(kind, target)
-                    next_event += 1
-                summary.requests += _serve(cluster, traffic, clock, t0, step)
-                result = scraper.cycle(t1)
-                if on_cycle is not None:
-                    on_cycle(result)
-                pending.extend(result.points())
-                summary.metrics_seen.update(result.values)
-                summary.cycles += 1
-                if summary.cycles % BATCH_CYCLES == 0 or cycle == total - 1:
-                    store.write(pending)
-                    summary.points += len(pending)
-                    pending = []
-                if on_minute is not None:
-                    on_minute(cycle + 1, total)
-            store.seal_all()
-        finally:
-            cluster.close()
+    with _rare_full_collections(), cluster:
+        registries = cluster.registries
+        collectors = [
+            RegistryCollector(name, (lambda n=name: registries().get(n)), clock)
+            for name in ("edge", *config.engine.regions)
+        ]
+        scraper = Scraper(collectors, window_scrapes=config.scrape.window_scrapes)
+        # The service was running before the range: serve the warm-up unrecorded, so
+        # the week does not open on cold caches, then prime the rate window.
+        for i in range(int((warmup - config.scrape.rate_window) // MINUTE)):
+            _serve(cluster, traffic, clock, start - warmup + i * MINUTE)
+        for i in range(config.scrape.window_scrapes):
+            t = start - config.scrape.rate_window + i * step
+            _serve(cluster, traffic, clock, t, step)
+            primed = scraper.cycle(clock.now())
+            if on_cycle is not None:  # the window's first scrapes, for an export of raw samples
+                on_cycle(primed)
+        events = _fault_events(list(config.backfill.faults), start)
+        for event in events:
+            if event.begin and event.at < end:
+                record = FaultRecord(event.spec.kind, event.spec.target, event.at,
+                                     min(event.at + max(event.spec.duration, MINUTE), end),
+                                     dict(event.spec.params))
+                faultlog.record(record)
+                summary.faults.append(record)
+        pending: list[Point] = []
+        next_event = 0
+        for cycle in range(total):
+            t0 = start + cycle * step
+            t1 = t0 + step
+            while next_event < len(events) and events[next_event].at < t1:
+                event = events[next_event]
+                clock.set(max(clock.now(), event.at))
+                kind, target, params = _engine_fault(event.spec)
+                if event.begin:
+                    cluster.faults.start(kind, target, **params)
+                else:
+                    cluster.faults.stop(kind, target)
+                next_event += 1
+            summary.requests += _serve(cluster, traffic, clock, t0, step)
+            result = scraper.cycle(t1)
+            if on_cycle is not None:
+                on_cycle(result)
+            pending.extend(result.points())
+            summary.metrics_seen.update(result.values)
+            summary.cycles += 1
+            if summary.cycles % BATCH_CYCLES == 0 or cycle == total - 1:
+                store.write(pending)
+                summary.points += len(pending)
+                pending = []
+            if on_minute is not None:
+                on_minute(cycle + 1, total)
+        store.seal_all()
     return summary
 
 

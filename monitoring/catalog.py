@@ -214,8 +214,8 @@ def _sli_series() -> list[Metric]:
         requests = _sum_rate("ion_http_requests_total", m("region", "=", r))
         # Counted from the histogram: its le="0.05" bucket over its count, so the share
         # is exact at the threshold rather than read off an interpolated quantile.
-        fast = Agg("sum", Rate(Selector("ion_http_request_duration_seconds_bucket", (
-            m("region", "=", r), m("le", "=", f"{FAST_S:g}")))))
+        fast = _sum_rate("ion_http_request_duration_seconds_bucket",
+                         m("region", "=", r), m("le", "=", f"{FAST_S:g}"))
         seen = _sum_rate("ion_http_request_duration_seconds_count", m("region", "=", r))
         out += [
             Metric(f"requests_{r}", f"Requests {r.upper()}", "req/s", "traffic", "both",

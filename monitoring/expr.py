@@ -127,6 +127,7 @@ class Selector:
 def _key_filter(matchers: tuple[Matcher, ...]) -> Callable[[LabelKey], bool]:
     # Equality on a non-empty value is a pair lookup in the key: by far the common case,
     # and on the hot path (histogram buckets filtered by region and le every scrape).
+    # One and two pairs are spelled out: a generator per key cost ~0.9 ms a scrape.
     if all(x.op == "=" and x.value for x in matchers):
         pairs = tuple((x.label, x.value) for x in matchers)
         if len(pairs) == 1:

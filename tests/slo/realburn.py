@@ -1,10 +1,14 @@
-"""Helpers for SLO tests on real backfills: read an SLO's events from the store, run the
-embedded evaluator over every stored minute, and predict with the workbook's maths when
-a burn-rate condition should fire."""
+"""Helpers for SLO tests on real backfills: run one into a fresh store, read an SLO's
+events from the store, run the embedded evaluator over every stored minute, and predict
+with the workbook's maths when a burn-rate condition should fire."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -12,7 +16,25 @@ from alerts.burn import MIN_COVERAGE, BurnCondition, events
 from alerts.evaluator import Query, Transition, evaluate, store_query
 from alerts.slo import SLO
 from alerts.slo_rules import condition_series, query_from_arrays, read_indicator, slo_rules
+from monitoring.backfill import run_backfill
+from monitoring.config import parse_config
+from monitoring.groundtruth import FaultLog
 from monitoring.store.base import Store
+from monitoring.store.sqlite import SQLiteStore
+
+
+@contextmanager
+def backfilled(tmp: Path, settings: dict[str, Any], start: float, hours: float
+               ) -> Iterator[tuple[SQLiteStore, FaultLog]]:
+    """``hours`` from ``start`` through the real engine, on the defaults plus ``settings``."""
+    config = parse_config({"store": {"path": str(tmp / "ionmon.db")}, **settings})
+    store, faults = SQLiteStore(config.store.path), FaultLog(config.store.path)
+    try:
+        run_backfill(config, store, faults, start, hours / 24)  # type: ignore[arg-type]
+        yield store, faults
+    finally:
+        store.close()
+        faults.close()
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,8 @@ from alerts.burn import POLICIES
 from alerts.evaluator import store_query
 from alerts.slo import default_slos
 from alerts.slo_rules import series_id, slo_query
-from monitoring.backfill import run_backfill
-from monitoring.config import parse_config
-from monitoring.groundtruth import FaultLog
-from monitoring.store.sqlite import SQLiteStore
 from monitoring.timerange import WEEK_S, iso_week
-from tests.slo.realburn import evaluate_every_minute, slo_series
+from tests.slo.realburn import backfilled, evaluate_every_minute, slo_series
 
 SLOS = default_slos()
 # The fixture models a whole week through the real engine: minutes, not seconds.
@@ -29,16 +25,11 @@ pytestmark = pytest.mark.timeout(1500)
 
 @pytest.fixture(scope="module")
 def clean_week(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("clean")
-    config = parse_config({"store": {"path": str(tmp / "ionmon.db")},
-                           "backfill": {"faults": []}})
     start = iso_week("2026-W45")[0]
-    store, faults = SQLiteStore(config.store.path), FaultLog(config.store.path)
-    run_backfill(config, store, faults, start, 7)  # type: ignore[arg-type]
-    assert faults.between(start, start + WEEK_S) == []
-    yield store, start, start + WEEK_S
-    store.close()
-    faults.close()
+    with backfilled(tmp_path_factory.mktemp("clean"), {"backfill": {"faults": []}},
+                    start, 7 * 24) as (store, faults):
+        assert faults.between(start, start + WEEK_S) == []
+        yield store, start, start + WEEK_S
 
 
 def test_no_slo_alert_on_the_clean_week(clean_week):

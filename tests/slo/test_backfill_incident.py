@@ -14,11 +14,8 @@ from alerts.burn import PAGE, events
 from alerts.evaluator import evaluate, store_query
 from alerts.slo import default_slos
 from alerts.slo_rules import read_indicator, slo_query, slo_rules
-from monitoring.backfill import run_backfill
-from monitoring.config import parse_config
-from monitoring.groundtruth import FaultLog
-from monitoring.store.sqlite import SQLiteStore
 from monitoring.timerange import iso_week
+from tests.slo.realburn import backfilled
 
 SLO = next(s for s in default_slos() if s.name == "availability")
 RATE_WINDOW_S = 300  # each minute's ratio covers the 5 minutes before it
@@ -27,20 +24,15 @@ STEP_S = 60
 
 @pytest.fixture(scope="module")
 def incident(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("incident")
-    config = parse_config({
-        "store": {"path": str(tmp / "ionmon.db")},
+    start = iso_week("2026-W45")[0] + 9 * 3600  # a weekday morning
+    settings = {
         "engine": {"traffic": {"peak_requests_per_minute": 20}},
         "backfill": {"faults": [{"kind": "builder_errors", "target": "us/analyst",
                                  "at": "1h", "duration": "1h", "params": {"rate": 1.0}}]},
-    })
-    start = iso_week("2026-W45")[0] + 9 * 3600  # a weekday morning
-    store, faults = SQLiteStore(config.store.path), FaultLog(config.store.path)
-    run_backfill(config, store, faults, start, 5 / 24)  # type: ignore[arg-type]
-    fault = faults.between(start, start + 5 * 3600)[0]
-    yield store, fault, start
-    store.close()
-    faults.close()
+    }
+    with backfilled(tmp_path_factory.mktemp("incident"), settings, start, 5) as (store, faults):
+        fault = faults.between(start, start + 5 * 3600)[0]
+        yield store, fault, start
 
 
 def test_page_fires_within_the_workbook_time(incident):

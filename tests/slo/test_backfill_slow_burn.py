@@ -13,12 +13,14 @@ import pytest
 
 from alerts.burn import PAGE, TICKET
 from alerts.slo import default_slos
-from monitoring.backfill import run_backfill
-from monitoring.config import parse_config
-from monitoring.groundtruth import FaultLog
-from monitoring.store.sqlite import SQLiteStore
 from monitoring.timerange import iso_week
-from tests.slo.realburn import evaluate_every_minute, fault_burn, read_events, window_detection_s
+from tests.slo.realburn import (
+    backfilled,
+    evaluate_every_minute,
+    fault_burn,
+    read_events,
+    window_detection_s,
+)
 
 # The fixture models 34 hours through the real engine.
 pytestmark = pytest.mark.timeout(900)
@@ -29,9 +31,9 @@ RATE_WINDOW_S, STEP_S = 300, 60
 
 @pytest.fixture(scope="module")
 def slow_burn(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("slow")
-    config = parse_config({
-        "store": {"path": str(tmp / "ionmon.db")},
+    start = iso_week("2026-W45")[0]
+    end = start + (CLEAN_H + BURN_H) * 3600
+    settings = {
         # Three times the default traffic keeps the 6-hour error counts well away
         # from the page's factor.
         "engine": {"traffic": {"peak_requests_per_minute": 200}},
@@ -39,15 +41,11 @@ def slow_burn(tmp_path_factory):
                      "faults": [{"kind": "builder_errors", "target": "us/analyst",
                                  "at": f"{CLEAN_H}h", "duration": f"{BURN_H}h",
                                  "params": {"rate": 0.03}}]},
-    })
-    start = iso_week("2026-W45")[0]
-    store, faults = SQLiteStore(config.store.path), FaultLog(config.store.path)
-    run_backfill(config, store, faults, start, (CLEAN_H + BURN_H) / 24)  # type: ignore[arg-type]
-    end = start + (CLEAN_H + BURN_H) * 3600
-    (fault,) = faults.between(start, end)
-    yield store, fault, start, end
-    store.close()
-    faults.close()
+    }
+    with backfilled(tmp_path_factory.mktemp("slow"), settings, start,
+                    CLEAN_H + BURN_H) as (store, faults):
+        (fault,) = faults.between(start, end)
+        yield store, fault, start, end
 
 
 def test_ticket_opens_when_the_workbook_says_and_nothing_pages(slow_burn):
