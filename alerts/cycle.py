@@ -10,25 +10,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from alerts.evaluator import AlertState, Transition, evaluate, store_query
+from alerts.evaluator import AlertState, Query, Transition, evaluate, store_query
 from alerts.notify import dispatch
 from alerts.notify.alertmanager import RESEND_INTERVALS
 from alerts.notify.base import Notification, Notifier
 from alerts.notify.dispatch import deliver, notifications
 from alerts.rules import Rule, RulesFileError, read_rules
-from alerts.settings import alerts_settings
+from alerts.settings import Alerting
 from alerts.silence import SilenceStore, alert_labels, released, split_silenced
-from alerts.slo import SLO, default_slos
 from alerts.slo_rules import slo_query, slo_rules
 from alerts.state import AlertStore
-from monitoring.scheduler import ScheduleSettings
 from monitoring.store.base import Store
 
 
 @dataclass(frozen=True)
-class CycleResult:
+class EvaluationResult:
     states: dict[str, AlertState]
     changes: tuple[Transition, ...]
     sent: tuple[Notification, ...]
@@ -37,22 +34,13 @@ class CycleResult:
     rules_error: str | None = None  # the tuned rules file could not be read
 
 
-def configured_slos(config: Any) -> list[SLO]:
-    return list(getattr(config, "slos", None) or default_slos())
-
-
-def silence_path(config: Any) -> Path:
-    """Silences live beside the alert state."""
-    return Path(alerts_settings(config).state_path).with_name("silences.db")
-
-
 def rule_labels(rules: Sequence[Rule]) -> dict[str, dict[str, str]]:
     return {r.id: {"severity": r.severity, **r.labels} for r in rules}
 
 
-def load_rules(config: Any) -> tuple[list[Rule], str | None]:
+def load_rules(alerting: Alerting) -> tuple[list[Rule], str | None]:
     """Tuned rules when the file exists, plus every SLO's burn-rate rules."""
-    settings = alerts_settings(config)
+    settings = alerting.settings
     tuned: list[Rule] = []
     error = None
     if Path(settings.rules_path).exists():
@@ -60,7 +48,7 @@ def load_rules(config: Any) -> tuple[list[Rule], str | None]:
             tuned = read_rules(settings.rules_path)
         except RulesFileError as exc:
             error = str(exc)
-    return [*tuned, *slo_rules(configured_slos(config))], error
+    return [*tuned, *slo_rules(alerting.slos)], error
 
 
 def handoff(states_db: AlertStore, durable: Sequence[Notifier]) -> int:
@@ -82,17 +70,17 @@ def firing_notifications(states: dict[str, AlertState], runbook_base: str
                          runbook_base)
 
 
-def run_cycle(config: Any, store: Store, now: float,
+def run_cycle(alerting: Alerting, store: Store, now: float,
               channels: Sequence[Notifier] | None = None, deadline_s: float = 30.0,
-              resend_for_s: float | None = None) -> CycleResult:
+              resend_for_s: float | None = None) -> EvaluationResult:
     """Evaluate, save, hand off, deliver; then re-send what fires to channels that want
     it (Alertmanager), bounded ``resend_for_s`` ahead (default: four evaluation
     intervals)."""
-    settings = alerts_settings(config)
-    rules, error = load_rules(config)
-    query = slo_query(store, configured_slos(config), store_query(store))
+    settings = alerting.settings
+    rules, error = load_rules(alerting)
+    query = slo_query(store, alerting.slos, store_query(store))
     if resend_for_s is None:
-        resend_for_s = RESEND_INTERVALS * ScheduleSettings.from_config(config).evaluate_interval_s
+        resend_for_s = RESEND_INTERVALS * alerting.evaluate_interval_s
     owned = channels is None  # made here, so closed here (each holds an outbox file)
     if channels is None:
         # Looked up at call time, so a harness can swap the factory whenever it is
@@ -100,7 +88,7 @@ def run_cycle(config: Any, store: Store, now: float,
         channels = dispatch.channels_from(settings, Path(settings.state_path).parent,
                                           resend_for_s)
     try:
-        return _cycle(config, now, rules, error, query, channels, deadline_s,
+        return _cycle(alerting, now, rules, error, query, channels, deadline_s,
                       resend_for_s)
     finally:
         if owned:
@@ -108,12 +96,12 @@ def run_cycle(config: Any, store: Store, now: float,
                 getattr(channel, "close", lambda: None)()
 
 
-def _cycle(config: Any, now: float, rules: list[Rule], error: str | None,
-           query: Any, channels: Sequence[Notifier], deadline_s: float,
-           resend_for_s: float) -> CycleResult:
-    settings = alerts_settings(config)
+def _cycle(alerting: Alerting, now: float, rules: list[Rule], error: str | None,
+           query: Query, channels: Sequence[Notifier], deadline_s: float,
+           resend_for_s: float) -> EvaluationResult:
+    settings = alerting.settings
     states_db = AlertStore(settings.state_path)
-    silences = SilenceStore(silence_path(config))
+    silences = SilenceStore(alerting.silence_path)
     try:
         states, changes = evaluate(rules, now, query, states_db.load())
         labels = rule_labels(rules)
@@ -139,4 +127,4 @@ def _cycle(config: Any, now: float, rules: list[Rule], error: str | None,
         resend = getattr(channel, "resend", None)
         if resend is not None and active:
             resend(active, resend_for_s)  # a failure is retried at the next evaluation
-    return CycleResult(states, tuple(changes), tuple(send), tuple(muted), len(rules), error)
+    return EvaluationResult(states, tuple(changes), tuple(send), tuple(muted), len(rules), error)

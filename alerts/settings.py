@@ -1,18 +1,15 @@
-"""The ``alerts:`` section of config.yaml, with defaults until the section exists."""
+"""The ``alerts:`` section of config.yaml, and ``Alerting``: everything alerting is handed."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import Field
 
-from monitoring.durations import parse_duration
-
-Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from alerts.slo import SLO
+from monitoring.config import Duration
+from monitoring.config import Strict as _Strict
 
 
 class WebhookSettings(_Strict):
@@ -50,12 +47,17 @@ class AlertsSettings(_Strict):
     runbook_base_url: str = "docs/runbooks.md"
 
 
-def alerts_settings(config: Any) -> AlertsSettings:
-    """The typed ``alerts:`` section, or the defaults when config has none."""
-    section = getattr(config, "alerts", None)
-    if section is None:
-        return AlertsSettings()
-    if isinstance(section, AlertsSettings):
-        return section
-    data = section.model_dump() if isinstance(section, BaseModel) else section
-    return AlertsSettings.model_validate(data)
+@dataclass(frozen=True)
+class Alerting:
+    """What the evaluator, the dashboards and the report are handed by the shell: the
+    ``alerts:`` section, the declared SLOs (none when ``slos: []``) and the evaluation
+    interval."""
+
+    settings: AlertsSettings = field(default_factory=AlertsSettings)
+    slos: tuple[SLO, ...] = ()
+    evaluate_interval_s: float = 60.0
+
+    @property
+    def silence_path(self) -> Path:
+        """Silences live beside the alert state."""
+        return Path(self.settings.state_path).with_name("silences.db")

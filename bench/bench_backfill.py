@@ -12,8 +12,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from monitoring.backfill import run_backfill
-from monitoring.config import load_config
+from monitoring.app.backfill import run_backfill
+from monitoring.app.config import load_config
 from monitoring.groundtruth import FaultLog
 from monitoring.store.sqlite import SQLiteStore
 from monitoring.timerange import week_start

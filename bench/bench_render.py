@@ -20,7 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dashboards.data import build_dashboard_data
 from dashboards.definitions import DASHBOARDS
 from monitoring.store.sqlite import SQLiteStore
-from renderers import FORMATS, renderer
+from renderers import FORMATS
+from renderers.formats import renderer
 
 HTML_TARGET_S = 0.200
 WEEK = 7 * 86400

@@ -32,10 +32,10 @@ from alerts.state import AlertStore  # noqa: E402
 from collectors.registry import RegistryCollector  # noqa: E402
 from engine.cluster import Cluster  # noqa: E402
 from engine.traffic import TrafficModel  # noqa: E402
+from monitoring.app.config import Config, parse_config  # noqa: E402
+from monitoring.app.jobs import JobContext, build_jobs  # noqa: E402
+from monitoring.app.scheduler import JobRunner, JobStateDB, run_virtual  # noqa: E402
 from monitoring.clock import VirtualClock  # noqa: E402
-from monitoring.config import Config, parse_config  # noqa: E402
-from monitoring.jobs import JobContext, build_jobs  # noqa: E402
-from monitoring.scheduler import JobRunner, JobStateDB, ScheduleSettings, run_virtual  # noqa: E402
 from monitoring.scrape import Scraper  # noqa: E402
 from monitoring.store.base import Point  # noqa: E402
 from monitoring.store.sqlite import SQLiteStore  # noqa: E402
@@ -133,9 +133,8 @@ def run_soak(wall_s: float, work: Path, max_virtual_s: float | None = None) -> S
     clock = VirtualClock(START - 600)
     cluster = Cluster(config.engine, clock)
     traffic = TrafficModel(config.engine)
-    settings = ScheduleSettings.from_config(config)
     store = _CountingStore(SQLiteStore(config.store.path))
-    state = JobStateDB(settings.state_path)
+    state = JobStateDB(config.scheduler_state_path)
     counter = _Log()
     real_channels = dispatch.channels_from
     # The evaluate job builds its channels from config; here they are one counting sink.
@@ -177,7 +176,7 @@ def run_soak(wall_s: float, work: Path, max_virtual_s: float | None = None) -> S
             advance(t)
             scraper.cycle(t)  # prime the rate window, as serve's first scrape does
         runner = JobRunner(state)
-        ctx = JobContext(config, settings, store, state, scraper)  # type: ignore[arg-type]
+        ctx = JobContext(config, store, state, scraper)  # type: ignore[arg-type]
         specs = build_jobs(ctx)
         rss_start = _rss_mb()
         began = time.monotonic()

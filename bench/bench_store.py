@@ -33,9 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from collectors.base import Sample
 from dashboards.definitions import DASHBOARDS
+from monitoring.app.promconfig import create_blocks
 from monitoring.catalog import CATALOG
 from monitoring.openmetrics import OpenMetricsRecorder
-from monitoring.promconfig import create_blocks
 from monitoring.store.base import Point
 from monitoring.store.prometheus import PrometheusStore
 from monitoring.store.sqlite import SQLiteStore

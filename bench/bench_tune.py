@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from alerts.history import read_history
+from alerts.baseline import read_history
 from alerts.rules import RULE_SPECS
 from alerts.tuner import tune
 from monitoring.groundtruth import FaultLog

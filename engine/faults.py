@@ -12,15 +12,31 @@ region_down     region          the region stops answering; the edge returns 503
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from engine.builders import BUILDER_NAMES
 from engine.db.schema import HISTORY_INDEX
 
-if TYPE_CHECKING:
-    from engine.cluster import Cluster
-    from engine.region import RegionInstance
+
+class RegionInstance(Protocol):
+    """What a fault reaches in a region (``engine.region.RegionInstance``); a protocol,
+    so the cluster can own a controller without the two modules importing each other."""
+
+    cache: Any
+    db: Any
+    builder_faults: Any
+    replication: Any
+
+    def tick(self) -> None: ...
+
+
+class Cluster(Protocol):
+    @property
+    def regions(self) -> Mapping[str, RegionInstance]: ...
+
+    def set_region_up(self, name: str, up: bool) -> None: ...
 
 FAULT_KINDS: tuple[str, ...] = ("l1_flush", "l2_down", "index_dropped", "builder_errors",
                                 "replica_lag", "region_down")

@@ -1,3 +1,3 @@
-from monitoring.cli import main
+from monitoring.app.cli import main
 
 main(prog_name="ionmon")

@@ -1,44 +1,37 @@
-"""config.yaml, loaded once into typed objects at one boundary.
+"""The config sections the core owns (store, scrape) and how a bad value is described.
 
-A bad file fails with the file, the key and what was expected; nothing starts.
+The root file is loaded and validated once, by the app shell (``monitoring.app.config``);
+the sections here are plain typed values the core's libraries are handed.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
-from alerts.settings import AlertsSettings
-from alerts.slo import SLO, check_unique, default_slos
-from engine.config import EngineConfig
 from monitoring.durations import parse_duration
 
 Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
-
-FAULT_KINDS = ("l1_flush", "l2_down", "index_dropped", "builder_errors", "replica_lag",
-               "region_down")
-
 
 class ConfigError(Exception):
     """A configuration that cannot be used; the message names file, key and expectation."""
 
 
-class _Strict(BaseModel):
+class Strict(BaseModel):
+    """A config section: unknown keys are errors, values are frozen."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class PrometheusStoreConfig(_Strict):
+class PrometheusStoreConfig(Strict):
     url: str = "http://127.0.0.1:9090"
     timeout: Duration = 10.0
     bearer_token: str | None = None
@@ -54,14 +47,14 @@ class PrometheusStoreConfig(_Strict):
         return v.rstrip("/")
 
 
-class StoreConfig(_Strict):
+class StoreConfig(Strict):
     backend: Literal["sqlite", "prometheus"] = "sqlite"
     path: str = "data/ionmon.db"
     retention: Duration = parse_duration("35d")
     prometheus: PrometheusStoreConfig = Field(default_factory=PrometheusStoreConfig)
 
 
-class TargetConfig(_Strict):
+class TargetConfig(Strict):
     """An extra live target beside the embedded engine's own."""
 
     name: str = Field(min_length=1)
@@ -77,7 +70,7 @@ class TargetConfig(_Strict):
         return self
 
 
-class ScrapeConfig(_Strict):
+class ScrapeConfig(Strict):
     interval: Duration = 60.0
     timeout: Duration = 5.0
     rate_window: Duration = 300.0  # rates and quantiles span this many seconds of scrapes
@@ -100,102 +93,11 @@ class ScrapeConfig(_Strict):
         return self
 
 
-class FaultSpec(_Strict):
-    """A fault injected during backfill, ``at`` after the backfill's start."""
-
-    kind: Literal[FAULT_KINDS]  # type: ignore[valid-type]
-    target: str = Field(min_length=1)
-    at: Duration
-    duration: Duration
-    params: dict[str, float | str] = Field(default_factory=dict)
-
-
-class BackfillConfig(_Strict):
-    days: int = Field(default=7, ge=1, le=56)
-    warmup: Duration = 3 * 3600.0  # traffic served, not recorded, before the range starts
-    faults: list[FaultSpec] = Field(default_factory=list)
-
-
-def _crontab(value: str) -> str:
-    from apscheduler.triggers.cron import CronTrigger
-
-    try:
-        CronTrigger.from_crontab(value, timezone="UTC")
-    except ValueError as exc:
-        raise ValueError(f"expected a crontab line like '30 2 * * *', got {value!r}: {exc}"
-                         ) from None
-    return value
-
-
-Crontab = Annotated[str, BeforeValidator(_crontab)]
-
-
-class ScheduleConfig(_Strict):
-    """When ``ionmon serve`` runs each job (UTC)."""
-
-    state_path: str | None = None  # default: scheduler.db beside the store
-    tuning_log: str | None = None  # default: tuning.jsonl beside the store
-    coalesce: bool = True
-    misfire_grace: Duration = 300.0
-    evaluate_interval: Duration = 60.0
-    dashboards_interval: Duration = 300.0
-    retune_cron: Crontab = "30 2 * * *"
-    retune_apply: bool = False
-    report_cron: Crontab = "0 1 * * mon"
-    retention_cron: Crontab = "15 3 * * *"
-
-
-class ServeConfig(_Strict):
-    host: str = "127.0.0.1"
-    port: int = Field(default=8080, ge=0, le=65535)
-    # When set, every request needs it (header "Authorization: Bearer <token>" or
-    # "?token=<token>"): set one before binding anything but loopback.
-    token: str | None = Field(default=None, min_length=16)
-
-
-class Config(_Strict):
-    engine: EngineConfig = Field(default_factory=EngineConfig)
-    store: StoreConfig = Field(default_factory=StoreConfig)
-    scrape: ScrapeConfig = Field(default_factory=ScrapeConfig)
-    backfill: BackfillConfig = Field(default_factory=BackfillConfig)
-    alerts: AlertsSettings = Field(default_factory=AlertsSettings)
-    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
-    serve: ServeConfig = Field(default_factory=ServeConfig)
-    slos: list[SLO] = Field(default_factory=default_slos)
-    output_dir: str = "out"
-
-    @field_validator("slos")
-    @classmethod
-    def _unique_slos(cls, v: list[SLO]) -> list[SLO]:
-        return check_unique(v)
-
-    @model_validator(mode="after")
-    def _fault_targets_exist(self) -> Config:
-        from engine.builders import BUILDER_NAMES
-
-        regions = set(self.engine.regions)
-        for i, fault in enumerate(self.backfill.faults):
-            region = fault.target.split("/")[0]
-            if region not in regions:
-                raise ValueError(
-                    f"backfill.faults.{i}.target: unknown region {region!r} "
-                    f"(regions: {', '.join(sorted(regions))})"
-                )
-            if fault.kind == "builder_errors":
-                builder = fault.target.partition("/")[2]
-                if builder not in BUILDER_NAMES:
-                    raise ValueError(
-                        f"backfill.faults.{i}.target: expected 'region/builder' with a builder "
-                        f"of {', '.join(BUILDER_NAMES)}, got {fault.target!r}"
-                    )
-        return self
-
-
 def _location(loc: tuple[Any, ...]) -> str:
     return ".".join(str(p) for p in loc if not str(p).startswith("function-")) or "(top level)"
 
 
-def _describe(errors: list[dict[str, Any]]) -> list[str]:
+def describe_errors(errors: list[dict[str, Any]]) -> list[str]:
     lines = []
     for err in errors:
         where = _location(tuple(p for p in err["loc"] if not isinstance(p, str) or "[" not in p))
@@ -211,32 +113,3 @@ def _describe(errors: list[dict[str, Any]]) -> list[str]:
         lines.append(f"{msg}{shown}" if where == "(top level)" and ": " in msg
                      else f"{where}: {msg}{shown}")
     return lines
-
-
-def parse_config(data: Any, source: str = "<config>") -> Config:
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: expected a mapping of sections at the top level, "
-                          f"got {type(data).__name__}")
-    try:
-        return Config.model_validate(data)
-    except ValidationError as exc:
-        details = "\n  ".join(_describe(exc.errors()))
-        raise ConfigError(f"{source}: invalid configuration\n  {details}") from None
-
-
-def load_config(path: str | Path | None = None) -> Config:
-    """Read and validate ``path`` (default: config.yaml in the working directory)."""
-    path = Path(path or "config.yaml")
-    if not path.exists():
-        raise ConfigError(f"{path}: configuration file not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{path}: not valid YAML{where}: {exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason})") from None
-    return parse_config(data, str(path))

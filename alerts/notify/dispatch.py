@@ -7,7 +7,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from alerts.evaluator import Transition
+from alerts.notify.alertmanager import DEFAULT_ACTIVE_FOR_S, DurableAlertmanagerNotifier
 from alerts.notify.base import Notification, Notifier, send_with_retry
+from alerts.notify.log import LogNotifier
+from alerts.notify.sentry import SentryNotifier
+from alerts.notify.webhook import WebhookNotifier
 from alerts.rules import SPECS_BY_ID
 from alerts.runbooks import DEFAULT_BASE_URL, runbook_for
 from alerts.settings import AlertsSettings
@@ -73,19 +77,14 @@ def channels_from(settings: AlertsSettings, data_dir: Path,
                   active_for_s: float | None = None) -> list[Notifier]:
     """The configured channels; ``active_for_s`` is how long Alertmanager keeps a firing
     alert without hearing of it again (default: four minutes)."""
-    from alerts.notify.log import LogNotifier
-
     c = settings.channels
     out: list[Notifier] = [LogNotifier()] if c.log else []
     if c.webhook:
-        from alerts.notify.webhook import WebhookNotifier
         out.append(WebhookNotifier(c.webhook.url, data_dir / "webhook_outbox.db",
                                    c.webhook.max_queue, c.webhook.timeout, c.webhook.deadline))
     if c.sentry:
-        from alerts.notify.sentry import SentryNotifier
         out.append(SentryNotifier(c.sentry.dsn, c.sentry.environment))
     if c.alertmanager:
-        from alerts.notify.alertmanager import DEFAULT_ACTIVE_FOR_S, DurableAlertmanagerNotifier
         out.append(DurableAlertmanagerNotifier(
             c.alertmanager.url, data_dir / "alertmanager_outbox.db",
             timeout_s=c.alertmanager.timeout,

@@ -1,17 +1,16 @@
-"""Open the store that config.yaml names."""
+"""Open the store a ``store:`` section names, on the scrape section's grid."""
 
 from __future__ import annotations
 
-from monitoring.config import Config
+from monitoring.config import ScrapeConfig, StoreConfig
 from monitoring.store.base import Store
+from monitoring.store.prometheus import PrometheusStore
 from monitoring.store.sqlite import SQLiteStore
 
 
-def open_store(config: Config) -> Store:
-    if config.store.backend == "sqlite":
-        return SQLiteStore(config.store.path, retention_s=config.store.retention)
-    if config.store.backend == "prometheus":
-        from monitoring.store.prometheus import PrometheusStore
-
-        return PrometheusStore.from_config(config)
-    raise NotImplementedError(f"store backend {config.store.backend!r} is not available yet")
+def open_store(store: StoreConfig, scrape: ScrapeConfig) -> Store:
+    if store.backend == "sqlite":
+        return SQLiteStore(store.path, retention_s=store.retention)
+    if store.backend == "prometheus":
+        return PrometheusStore.from_sections(store, scrape)
+    raise NotImplementedError(f"store backend {store.backend!r} is not available yet")

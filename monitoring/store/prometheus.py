@@ -25,7 +25,7 @@ import numpy as np
 import requests
 
 from monitoring.catalog import RECORDED
-from monitoring.config import Config
+from monitoring.config import ScrapeConfig, StoreConfig
 from monitoring.durations import format_duration
 from monitoring.store.base import Point, Series, StoreError, align
 
@@ -120,13 +120,13 @@ class PrometheusStore:
             self._session.auth = (username, password or "")
 
     @classmethod
-    def from_config(cls, config: Config) -> PrometheusStore:
-        prom = config.store.prometheus
+    def from_sections(cls, store: StoreConfig, scrape: ScrapeConfig) -> PrometheusStore:
+        prom = store.prometheus
         return cls(
             prom.url, timeout_s=prom.timeout, retry=RetryPolicy(retries=prom.retries),
             bearer_token=prom.bearer_token, username=prom.username, password=prom.password,
-            step_s=config.scrape.interval, window=format_duration(config.scrape.rate_window),
-            history_s=config.store.retention,
+            step_s=scrape.interval, window=format_duration(scrape.rate_window),
+            history_s=store.retention,
         )
 
     # -- the protocol -------------------------------------------------------------------

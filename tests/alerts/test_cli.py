@@ -3,7 +3,7 @@ import pytest
 from click.testing import CliRunner
 
 from alerts.rules import read_rules
-from monitoring.cli import main
+from monitoring.app.cli import main
 from monitoring.groundtruth import FaultLog
 from monitoring.store.base import Point
 from monitoring.store.sqlite import SQLiteStore

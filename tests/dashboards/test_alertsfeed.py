@@ -2,8 +2,8 @@
 
 from alerts.evaluator import AlertState, Transition
 from alerts.state import AlertStore
-from dashboards.alertsfeed import alert_views, tuned_thresholds
-from monitoring.config import parse_config
+from dashboards.loader import alert_views, tuned_thresholds
+from monitoring.app.config import parse_config
 
 
 def _config(tmp_path):
@@ -13,8 +13,8 @@ def _config(tmp_path):
 
 def test_no_files_means_no_alerts_and_catalog_targets(tmp_path):
     config = _config(tmp_path)
-    assert alert_views(config, 0, 1e10) == []
-    assert tuned_thresholds(config) == {}
+    assert alert_views(config.alerting, 0, 1e10) == []
+    assert tuned_thresholds(config.alerting) == {}
 
 
 def test_firing_alert_and_tuned_threshold_reach_the_dashboard(tmp_path):
@@ -27,8 +27,8 @@ def test_firing_alert_and_tuned_threshold_reach_the_dashboard(tmp_path):
         Transition("region_or_l2_down", 160, "pending", "firing", state),
     ])
     store.close()
-    views = alert_views(config, 0, 1000)
+    views = alert_views(config.alerting, 0, 1000)
     assert [(v.name, v.state, v.since) for v in views] == [("region_or_l2_down", "firing", 160)]
-    assert alert_views(config, 200, 1000) == []  # outside the range
+    assert alert_views(config.alerting, 200, 1000) == []  # outside the range
     (tmp_path / "rules.yaml").write_text("not: [valid")
-    assert tuned_thresholds(config) == {}  # a bad rules file falls back to the catalog
+    assert tuned_thresholds(config.alerting) == {}  # a bad rules file falls back to the catalog

@@ -11,18 +11,17 @@ import numpy as np
 import pytest
 
 from alerts.burn import REPORTED_WINDOWS, budget_at
-from alerts.cycle import silence_path
 from alerts.evaluator import AlertState, Transition
 from alerts.silence import SilenceStore
 from alerts.slo import default_slos
 from alerts.state import AlertStore
-from dashboards.alertsfeed import alert_views
 from dashboards.data import DashboardData, load_dashboard_data
 from dashboards.definitions import OVERVIEW
-from monitoring.config import Config, parse_config
+from dashboards.loader import alert_views
+from monitoring.app.config import Config, parse_config
 from monitoring.store.sqlite import SQLiteStore
-from renderers import renderer
 from renderers.fmt import fmt_burn, fmt_remaining
+from renderers.formats import renderer
 from renderers.grafana import BUDGET_REMAINING, render_grafana
 from tests.dashboards.synth import END, make_store
 
@@ -140,12 +139,12 @@ def test_silenced_alert_shows_as_silenced_until_the_silence_ends(
     config = _config(tmp_path)
     rule = "slo_availability_page"
     _firing(config, rule, END - 600)
-    silences = SilenceStore(silence_path(config))
+    silences = SilenceStore(config.alerting.silence_path)
     # Matched on the SLO rule's own labels, as the notifier matches it.
     silences.add({"slo": "availability", "policy": "page"}, END - 300, END + 3600,
                  comment="deploy")
     silences.close()
-    [view] = alert_views(config, START, END)
+    [view] = alert_views(config.alerting, START, END)
     assert (view.name, view.state, view.silenced) == (rule, "firing", True)
     assert view.severity == "critical" and "Edge availability" in view.summary
     data = load_dashboard_data(OVERVIEW, store, START, END, alerts=[view], slos=SLOS)
@@ -155,7 +154,7 @@ def test_silenced_alert_shows_as_silenced_until_the_silence_ends(
     assert "firing (silenced)" in renderer("text")(data)
     assert json.loads(renderer("json")(data))["alerts"][0]["silenced"] is True
     # After the silence ends it is an ordinary firing alert again.
-    [later] = alert_views(config, START, END + 7200)
+    [later] = alert_views(config.alerting, START, END + 7200)
     assert not later.silenced
     assert 'data-silenced' not in renderer("html")(
         load_dashboard_data(OVERVIEW, store, START, END, alerts=[later], slos=SLOS))
@@ -165,7 +164,7 @@ def test_runbook_links_are_present_and_escaped(tmp_path: Path, store: SQLiteStor
     hostile = 'https://wiki.example/run books?a=<b>&c="x")'
     config = _config(tmp_path, hostile)
     _firing(config, "high_error_rate", END - 600)
-    [view] = alert_views(config, START, END)
+    [view] = alert_views(config.alerting, START, END)
     assert view.runbook_url == f"{hostile}#high-error-rate"
     data = load_dashboard_data(OVERVIEW, store, START, END, alerts=[view], slos=SLOS,
                                runbook_base=hostile)

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from monitoring.cli import main
+from monitoring.app.cli import main
 from tests.dashboards.synth import END, make_store
 
 

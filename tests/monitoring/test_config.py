@@ -1,6 +1,6 @@
 import pytest
 
-from monitoring.config import ConfigError, load_config, parse_config
+from monitoring.app.config import ConfigError, load_config, parse_config
 from monitoring.durations import parse_duration
 
 

@@ -35,18 +35,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from alerts.history import read_history
+from alerts.baseline import read_history
 from alerts.rules import RULE_SPECS
-from alerts.settings import alerts_settings
 from alerts.tuner import tune_rule
-from monitoring.backfill import run_backfill
+from monitoring.app.backfill import run_backfill
+from monitoring.app.config import Config, parse_config
+from monitoring.app.promconfig import JOB, create_blocks
+from monitoring.app.report import generate
 from monitoring.catalog import CATALOG, RECORDED
-from monitoring.config import Config, parse_config
 from monitoring.expr import HistogramQuantile, Selector
 from monitoring.groundtruth import FaultLog
 from monitoring.openmetrics import OpenMetricsRecorder
-from monitoring.promconfig import JOB, create_blocks
-from monitoring.report.generate import generate
 from monitoring.scrape import CycleResult
 from monitoring.store.base import Series
 from monitoring.store.prometheus import PrometheusStore
@@ -262,7 +261,7 @@ def test_tuner_proposes_the_same_thresholds(both: Both) -> None:
     Both histories leave out the points the stores differ on by design (see the test
     above); fed those too, the back-test's choice of k, a discrete pick, can flip for a
     rule whose metric sits on a bucket bound (seen: slow_db_queries, k 12 vs 10)."""
-    settings = alerts_settings(both.config)
+    settings = both.config.alerts
     metrics = sorted({m for s in RULE_SPECS for m in s.metrics})
     excluded = _by_design(both)
     histories = [read_history(store, metrics, both.start + STEP_S, both.end, both.faults)

@@ -10,11 +10,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from monitoring.config import parse_config
-from monitoring.jobs import JobContext, build_jobs
-from monitoring.scheduler import JobRunner, JobStateDB, ScheduleSettings
+from monitoring.app.config import parse_config
+from monitoring.app.jobs import JobContext, build_jobs
+from monitoring.app.scheduler import JobRunner, JobStateDB
+from monitoring.app.stores import open_store
 from monitoring.store.base import Point, StoreError
-from monitoring.store.factory import open_store
 from monitoring.store.prometheus import (
     PrometheusError,
     PrometheusQueryError,
@@ -176,7 +176,7 @@ def test_serve_jobs_record_the_failure_and_keep_going(tmp_path):
     store = open_store(config)
     assert isinstance(store, PrometheusStore)
     state = JobStateDB(tmp_path / "scheduler.db")
-    ctx = JobContext(config, ScheduleSettings.from_config(config), store, state)
+    ctx = JobContext(config, store, state)
     runner = JobRunner(state)
     now = time.time()
     runs = {spec.name: runner.run(spec, now) for spec in build_jobs(ctx)

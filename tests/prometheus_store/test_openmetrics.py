@@ -7,8 +7,8 @@ import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from collectors.base import Sample, ScrapeResult
+from monitoring.app.promconfig import create_blocks
 from monitoring.openmetrics import OpenMetricsRecorder
-from monitoring.promconfig import create_blocks
 from tests.servers import require_binary
 
 

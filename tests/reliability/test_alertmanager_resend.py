@@ -12,7 +12,7 @@ import pytest
 
 from alerts.cycle import run_cycle
 from alerts.rules import write_rules
-from monitoring.config import parse_config
+from monitoring.app.config import parse_config
 from monitoring.store.base import Point
 from monitoring.store.sqlite import SQLiteStore
 from tests.alerts.receiver import Receiver
@@ -50,7 +50,7 @@ def test_firing_alert_outlives_resolve_timeout_and_alertmanager_restart(tmp_path
         def evaluate() -> None:
             now = time.time()  # Alertmanager judges startsAt/endsAt by its wall clock
             store.write([Point("regions_up", now, 2)])
-            result = run_cycle(config, store, now, deadline_s=2)
+            result = run_cycle(config.alerting, store, now, deadline_s=2)
             assert result.states[RULE.id].state == "firing"
 
         try:

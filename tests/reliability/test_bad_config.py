@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from monitoring.config import ConfigError, load_config
+from monitoring.app.config import ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE: dict[str, Any] = yaml.safe_load((ROOT / "config.yaml").read_text())

@@ -10,8 +10,8 @@ import pytest
 
 from engine.cluster import EDGE, Cluster
 from engine.config import EngineConfig
-from monitoring.config import Config, ConfigError, parse_config
-from monitoring.live import Page, serve_http
+from monitoring.app.config import Config, ConfigError, parse_config
+from monitoring.app.live.serve import Page, serve_http
 from tests.servers import http_request
 
 TOKEN = "s3cret-dashboard-token"

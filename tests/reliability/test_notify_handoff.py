@@ -15,7 +15,7 @@ import yaml
 from alerts.cycle import run_cycle
 from alerts.rules import write_rules
 from alerts.state import AlertStore
-from monitoring.config import load_config
+from monitoring.app.config import load_config
 from monitoring.store.base import Point
 from monitoring.store.sqlite import SQLiteStore
 from tests.alerts.receiver import Receiver
@@ -31,7 +31,7 @@ _CHILD = textwrap.dedent("""
     import os, signal, sys
     import alerts.cycle as cycle
     from alerts.state import AlertStore
-    from monitoring.config import load_config
+    from monitoring.app.config import load_config
     from monitoring.store.sqlite import SQLiteStore
 
     config_path, point, now = sys.argv[1], sys.argv[2], float(sys.argv[3])
@@ -47,7 +47,7 @@ _CHILD = textwrap.dedent("""
         AlertStore.mark_queued = die
     config = load_config(config_path)
     store = SQLiteStore(config.store.path)
-    cycle.run_cycle(config, store, now, deadline_s=1)
+    cycle.run_cycle(config.alerting, store, now, deadline_s=1)
     sys.exit("not killed")
 """)
 
@@ -87,7 +87,7 @@ def test_kill_between_state_save_and_outbox_delivers_once(tmp_path, point):
                 states.close()
             store = SQLiteStore(config.store.path)
             for now in (T0 + 60, T0 + 120):  # the restarted process, two evaluations
-                result = run_cycle(config, store, now, deadline_s=1)
+                result = run_cycle(config.alerting, store, now, deadline_s=1)
                 assert result.states[RULE.id].state == "firing"
                 assert not result.changes  # resumed: no new transition
         finally:

@@ -26,7 +26,7 @@ TIMED_KILLS_S = (0.4, 0.7, 0.9, 1.1)  # after spawn: loading, building, writing
 # last): a kill that lands inside the writing, every time.
 _CHILD = textwrap.dedent("""
     import os, signal, sys
-    import monitoring.report.render as render
+    import renderers.report.render as render
     n = int(sys.argv[1])
     write = render._atomic_write
     def write_then_die(path, text):
@@ -35,7 +35,7 @@ _CHILD = textwrap.dedent("""
         if render.written >= n:
             os.kill(os.getpid(), signal.SIGKILL)
     render._atomic_write = write_then_die
-    from monitoring.cli import main
+    from monitoring.app.cli import main
     sys.argv = ["ionmon", *sys.argv[2:]]
     main()
 """)

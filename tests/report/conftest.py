@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from monitoring.backfill import run_backfill
+from monitoring.app.backfill import run_backfill
+from monitoring.app.config import Config, parse_config
 from monitoring.catalog import CATALOG
-from monitoring.config import Config, parse_config
 from monitoring.groundtruth import FaultLog, FaultRecord
 from monitoring.store.base import Point
 from monitoring.store.sqlite import SQLiteStore

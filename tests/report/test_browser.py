@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from monitoring.report.generate import generate
-from monitoring.report.render import markdown_to_html
+from monitoring.app.report import generate
 from monitoring.store.sqlite import SQLiteStore
+from renderers.report.render import markdown_to_html
 from tests.renderers.cdp import chromium_or_skip
 from tests.report.conftest import Built
 

@@ -9,13 +9,13 @@ import pytest
 
 from alerts.evaluator import AlertState, Transition
 from alerts.state import AlertStore
-from monitoring.config import Config, parse_config
+from monitoring.app.config import Config, parse_config
+from monitoring.app.report import generate
 from monitoring.groundtruth import FaultLog, FaultRecord
-from monitoring.report import fmt
-from monitoring.report.generate import generate
 from monitoring.store.base import Point
 from monitoring.store.sqlite import SQLiteStore
 from monitoring.timerange import WEEK_S, iso_week
+from renderers.report import fmt
 from tests.report.helpers import number, section, table_rows
 
 WEEK = "2026-W46"

@@ -9,11 +9,11 @@ import pytest
 
 from alerts.evaluator import AlertState, Transition
 from alerts.state import AlertStore
+from monitoring.app.report import generate
 from monitoring.catalog import CATALOG
-from monitoring.report import fmt
-from monitoring.report.generate import generate
 from monitoring.store.sqlite import SQLiteStore
 from monitoring.timerange import WEEK_S
+from renderers.report import fmt
 from tests.report.conftest import INDEX_FAULT_AT, Built
 from tests.report.helpers import key_metrics, number, section, table_rows
 

@@ -7,12 +7,12 @@ import time
 
 from prometheus_client import CollectorRegistry, generate_latest
 
-from monitoring.scheduler import (
+from monitoring.app.config import ScheduleConfig, parse_config
+from monitoring.app.scheduler import (
     JobMetrics,
     JobRunner,
     JobSpec,
     JobStateDB,
-    ScheduleSettings,
     cron,
     interval,
     run_virtual,
@@ -91,7 +91,7 @@ def test_background_scheduler_keeps_going_when_a_job_fails(tmp_path) -> None:
              JobSpec("bad", interval(0.3, start=now), bad)]
     state = JobStateDB(tmp_path / "s.db")
     runner = JobRunner(state, JobMetrics(CollectorRegistry()))
-    sched = start_scheduler(specs, runner, ScheduleSettings(misfire_grace_s=5))
+    sched = start_scheduler(specs, runner, ScheduleConfig(misfire_grace=5))
     try:
         assert done.wait(10)
     finally:
@@ -116,7 +116,7 @@ def test_shutdown_never_deadlocks_against_a_running_job(tmp_path) -> None:
             return "ok"
 
         specs = [JobSpec(f"j{i}", interval(0.01, start=time.time()), busy) for i in range(4)]
-        sched = start_scheduler(specs, JobRunner(state), ScheduleSettings(misfire_grace_s=5))
+        sched = start_scheduler(specs, JobRunner(state), ScheduleConfig(misfire_grace=5))
         assert started.wait(5)
         stopper = threading.Thread(target=sched.shutdown, kwargs={"wait": True})
         stopper.start()
@@ -135,12 +135,10 @@ def test_recorded_next_run_comes_from_the_trigger(tmp_path) -> None:
 
 
 def test_settings_default_beside_the_store() -> None:
-    class Store:
-        path = "/srv/ion/ionmon.db"
-
-    class Config:
-        store = Store()
-
-    s = ScheduleSettings.from_config(Config())
-    assert s.state_path == "/srv/ion/scheduler.db" and s.tuning_log == "/srv/ion/tuning.jsonl"
-    assert s.coalesce and s.misfire_grace_s == 300
+    config = parse_config({"store": {"path": "/srv/ion/ionmon.db"}})
+    assert config.scheduler_state_path == "/srv/ion/scheduler.db"
+    assert config.tuning_log_path == "/srv/ion/tuning.jsonl"
+    s = config.schedule
+    assert s.coalesce and s.misfire_grace == 300
+    placed = parse_config({"schedule": {"state_path": "/var/s.db", "tuning_log": "/var/t"}})
+    assert (placed.scheduler_state_path, placed.tuning_log_path) == ("/var/s.db", "/var/t")

@@ -16,8 +16,8 @@ from alerts.burn import MIN_COVERAGE, BurnCondition, events
 from alerts.evaluator import Query, Transition, evaluate, store_query
 from alerts.slo import SLO
 from alerts.slo_rules import condition_series, query_from_arrays, read_indicator, slo_rules
-from monitoring.backfill import run_backfill
-from monitoring.config import parse_config
+from monitoring.app.backfill import run_backfill
+from monitoring.app.config import parse_config
 from monitoring.groundtruth import FaultLog
 from monitoring.store.base import Store
 from monitoring.store.sqlite import SQLiteStore

@@ -8,7 +8,7 @@ from alerts.rules import RULE_SPECS
 from alerts.runbooks import runbook_for, runbooks_markdown
 from alerts.slo import default_slos
 from alerts.slo_rules import slo_rules
-from monitoring.cli import main
+from monitoring.app.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 

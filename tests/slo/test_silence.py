@@ -10,7 +10,7 @@ import urllib.request
 import numpy as np
 import pytest
 
-from alerts.cycle import run_cycle, silence_path
+from alerts.cycle import run_cycle
 from alerts.export import alertmanager_config
 from alerts.notify.alertmanager import AlertmanagerNotifier
 from alerts.notify.am_silences import AlertmanagerSilences
@@ -18,7 +18,7 @@ from alerts.notify.log import LogNotifier
 from alerts.notify.sentry import SentryNotifier
 from alerts.notify.webhook import WebhookNotifier
 from alerts.silence import Silence, SilenceStore, parse_matchers
-from monitoring.config import parse_config
+from monitoring.app.config import parse_config
 from monitoring.store.base import Point
 from monitoring.store.sqlite import SQLiteStore
 from tests.alerts.receiver import Receiver
@@ -80,13 +80,13 @@ def test_silenced_alert_is_recorded_not_sent_then_sent_after_expiry(setup):
     config, store, channels, rx, caplog = setup
     bad_from = START + 3 * 3600
     _outage(store, START, 5, bad_from)
-    silences = SilenceStore(silence_path(config))
+    silences = SilenceStore(config.alerting.silence_path)
     s = silences.add({"alertname": PAGE}, bad_from, bad_from + 3600, "oncall", "maintenance")
 
     fired_at = None
     for minute in range(1, 40):
         now = bad_from + 60 * minute
-        result = run_cycle(config, store, now, channels.all, deadline_s=1)
+        result = run_cycle(config.alerting, store, now, channels.all, deadline_s=1)
         if any(c.rule == PAGE and c.new == "firing" for c in result.changes):
             fired_at = now
             assert [n.rule for n in result.muted] == [PAGE]
@@ -101,7 +101,7 @@ def test_silenced_alert_is_recorded_not_sent_then_sent_after_expiry(setup):
     # Expired, the alert still firing: the held firing goes to every channel once.
     now = bad_from + 45 * 60
     silences.expire(s.id, now)
-    result = run_cycle(config, store, now, channels.all, deadline_s=1)
+    result = run_cycle(config.alerting, store, now, channels.all, deadline_s=1)
     assert [n.rule for n in result.sent] == [PAGE]
     sent = _sent_to(rx, caplog)
     assert sent["webhook"] == 1 and sent["alertmanager"] == 1 and sent["log"] == 1
@@ -112,7 +112,7 @@ def test_silenced_alert_is_recorded_not_sent_then_sent_after_expiry(setup):
     am = next(json.loads(r["body"]) for r in rx.requests if r["path"] == "/api/v2/alerts")
     assert am[0]["annotations"]["runbook_url"].endswith("#slo-availability")
     # Not sent twice.
-    result = run_cycle(config, store, now + 60, channels.all, deadline_s=1)
+    result = run_cycle(config.alerting, store, now + 60, channels.all, deadline_s=1)
     assert result.sent == ()
     silences.close()
 

@@ -12,11 +12,10 @@ from urllib.parse import urlencode
 import pytest
 from prometheus_client import CollectorRegistry
 
-from alerts.cycle import silence_path
 from alerts.silence import SilenceStore
-from monitoring.config import Config, parse_config
-from monitoring.live import MAX_REQUEST_BODY, make_post_router, make_router, serve_http
-from monitoring.scheduler import JobStateDB
+from monitoring.app.config import Config, parse_config
+from monitoring.app.live.serve import MAX_REQUEST_BODY, make_post_router, make_router, serve_http
+from monitoring.app.scheduler import JobStateDB
 from tests.servers import http_request
 
 TOKEN = "s3cret-token-for-tests"
@@ -73,7 +72,7 @@ def server(tmp_path: Path) -> Iterator[tuple[Server, Config]]:
 
 
 def _stored(config: Config) -> list:
-    store = SilenceStore(silence_path(config))
+    store = SilenceStore(config.alerting.silence_path)
     try:
         return store.all()
     finally:

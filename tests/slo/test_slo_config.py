@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from alerts.slo import default_slos
-from monitoring.config import ConfigError, load_config, parse_config
+from monitoring.app.config import ConfigError, load_config, parse_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

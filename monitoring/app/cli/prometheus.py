@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from monitoring.cliutil import Context, fail, pass_ctx
+from monitoring.app.cli.context import Context, fail, pass_ctx
 
 
 @click.command(name="export-openmetrics")
@@ -29,10 +29,10 @@ def export_openmetrics(ctx: Context, out_path: Path, days: int | None, end_text:
     One run fills both, so the embedded store (store.path) and a Prometheus server loaded
     from the file hold the same week: the engine's latencies are measured, not replayed.
     """
-    from monitoring.backfill import run_backfill
-    from monitoring.commands import open_backfill_range
+    from monitoring.app.backfill import run_backfill
+    from monitoring.app.cli.data import open_backfill_range
+    from monitoring.app.promconfig import JOB, PromtoolError, create_blocks
     from monitoring.openmetrics import OpenMetricsRecorder
-    from monitoring.promconfig import JOB, PromtoolError, create_blocks
     from monitoring.timerange import fmt_ts
 
     config = ctx.config
@@ -88,7 +88,7 @@ def prometheus_config(ctx: Context, target_pairs: tuple[str, ...], rules_files: 
                       out_path: Path | None) -> None:
     """Write a prometheus.yml that scrapes the engine's regions and edge and loads the rules."""
     from engine.cluster import EDGE
-    from monitoring.promconfig import prometheus_yml
+    from monitoring.app.promconfig import prometheus_yml
 
     config = ctx.config
     targets = _targets(target_pairs)

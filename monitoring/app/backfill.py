@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from collectors.registry import RegistryCollector
 from engine.cluster import Cluster
 from engine.traffic import TrafficModel
+from monitoring.app.config import Config, FaultSpec
 from monitoring.clock import VirtualClock
-from monitoring.config import Config, FaultSpec
 from monitoring.groundtruth import FaultLog, FaultRecord
 from monitoring.scrape import CycleResult, Scraper
 from monitoring.store.base import Point, StoreError

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dashboards.report.model import SeriesData, Window
 from monitoring.catalog import Metric
 from monitoring.groundtruth import FaultRecord
-from monitoring.report.fmt import fmt_number, fmt_target
-from monitoring.report.model import SeriesData, Window
 from renderers.charts import nice_ticks, time_ticks
+from renderers.report.fmt import fmt_number, fmt_target
 
 BUCKET_S = 600
 WIDTH, HEIGHT = 900, 300

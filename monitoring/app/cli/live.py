@@ -1,4 +1,4 @@
-"""``ionmon report``, ``serve``, ``scrape`` and ``status``: the report and the live run."""
+"""``ionmon serve``, ``scrape`` and ``status``: the live run and its scheduled jobs."""
 
 from __future__ import annotations
 
@@ -9,54 +9,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from monitoring.cliutil import Context, fail, pass_ctx
-from monitoring.durations import parse_duration
+from monitoring.app.cli.context import Context, fail, parse_positive_duration, pass_ctx
 from monitoring.store.base import StoreError
-from monitoring.store.factory import open_store
-from monitoring.timerange import iso_week, last_complete_week
-
-
-def _duration(text: str, option: str) -> float:
-    try:
-        seconds = parse_duration(text)
-    except ValueError as exc:
-        fail(f"{option}: {exc}", 2)
-    if seconds <= 0:
-        fail(f"{option}: must be positive, got {text!r}", 2)
-    return seconds
-
-
-@click.command()
-@click.option("--week", default=None,
-              help="ISO week like 2026-W47 (default: the last complete one).")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Directory for report.md and charts/ (default: <output_dir>/reports/<week>).")
-@pass_ctx
-def report(ctx: Context, week: str | None, out_dir: Path | None) -> None:
-    """Write the weekly status report from the store."""
-    from monitoring.report.generate import generate
-    from monitoring.scheduler import ScheduleSettings
-
-    config = ctx.config
-    try:
-        start = iso_week(week)[0] if week else last_complete_week(time.time())[0]
-    except ValueError as exc:
-        fail(f"--week: {exc}", 2)
-    try:
-        store = open_store(config)
-    except (StoreError, NotImplementedError) as exc:
-        fail(str(exc))
-    try:
-        result, written = generate(config, store, start, out_dir,
-                                   ScheduleSettings.from_config(config).tuning_log)
-    except StoreError as exc:
-        fail(str(exc))
-    finally:
-        store.close()
-    if result.samples == 0:
-        click.echo(f"warning: no samples in week {result.week}; run 'ionmon backfill' or pass "
-                   "--week inside the store's history", err=True)
-    click.echo(f"wrote {written.markdown} ({len(written.charts)} charts)", err=True)
 
 
 @click.command()
@@ -70,10 +24,12 @@ def report(ctx: Context, week: str | None, out_dir: Path | None) -> None:
 def serve(ctx: Context, duration_text: str | None, port: int | None,
           interval_text: str | None) -> None:
     """Run the engine live, scrape it, run the scheduled jobs and serve the dashboards."""
-    from monitoring.live import run_serve
+    from monitoring.app.live.serve import run_serve
 
-    duration = _duration(duration_text, "--duration") if duration_text else None
-    interval = _duration(interval_text, "--scrape-interval") if interval_text else None
+    duration = parse_positive_duration(duration_text, "--duration") if duration_text else None
+
+    interval = (parse_positive_duration(interval_text, "--scrape-interval")
+                if interval_text else None)
     run_serve(ctx.config, port=port, duration_s=duration, scrape_interval_s=interval,
               echo=lambda msg: click.echo(msg, err=True))
 
@@ -88,9 +44,12 @@ def serve(ctx: Context, duration_text: str | None, port: int | None,
 @pass_ctx
 def scrape(ctx: Context, window_text: str, write: bool, traffic_scale: float) -> None:
     """One live cycle: start the engine over HTTP, scrape, send traffic, scrape again."""
-    from monitoring.live import scrape_once
+    from monitoring.app.live.engine import scrape_once
+    from monitoring.catalog import CATALOG
+    from renderers.report.fmt import fmt_number
 
-    window = _duration(window_text, "--window")
+    window = parse_positive_duration(window_text, "--window")
+
     try:
         outcome = scrape_once(ctx.config, window, write=write, traffic_scale=traffic_scale)
     except StoreError as exc:
@@ -99,9 +58,6 @@ def scrape(ctx: Context, window_text: str, write: bool, traffic_scale: float) ->
     values = Table(title=f"Derived metrics over {window_text} ({outcome.requests} requests sent)")
     for col in ("metric", "value", "unit"):
         values.add_column(col, justify="right" if col == "value" else "left")
-    from monitoring.catalog import CATALOG
-    from monitoring.report.fmt import fmt_number
-
     for mid, metric in CATALOG.items():
         v = outcome.cycle.values.get(mid)
         values.add_row(mid, fmt_number(v) if v is not None else "—", metric.unit)
@@ -121,19 +77,20 @@ def scrape(ctx: Context, window_text: str, write: bool, traffic_scale: float) ->
 @pass_ctx
 def status(ctx: Context) -> None:
     """The scheduled jobs' last run, duration and outcome, as the scheduler recorded them."""
-    from monitoring.scheduler import JobStateDB, ScheduleSettings
+    from monitoring.app.scheduler import JobStateDB
 
-    settings = ScheduleSettings.from_config(ctx.config)
-    if not Path(settings.state_path).exists():
-        fail(f"{settings.state_path}: no scheduler state yet (start 'ionmon serve')")
-    db = JobStateDB(settings.state_path)
+    state_path = ctx.config.scheduler_state_path
+
+    if not Path(state_path).exists():
+        fail(f"{state_path}: no scheduler state yet (start 'ionmon serve')")
+    db = JobStateDB(state_path)
     try:
         rows = db.jobs()
         targets = db.targets()
     finally:
         db.close()
     console = Console()
-    t = Table(title=f"Jobs ({settings.state_path})")
+    t = Table(title=f"Jobs ({state_path})")
     for col in ("job", "last run (UTC)", "duration", "outcome", "runs", "failures", "next run",
                 "detail"):
         t.add_column(col, overflow="fold")
@@ -154,4 +111,4 @@ def _ts(ts: float | None) -> str:
     return "—" if ts is None else time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts))
 
 
-COMMANDS = [report, serve, scrape, status]
+COMMANDS = [serve, scrape, status]

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from dashboards.alertsfeed import load_configured
-from dashboards.data import DashboardData
 from dashboards.definitions import DASHBOARDS
-from monitoring.cliutil import Context, fail, pass_ctx
+from monitoring.app.cli.context import Context, fail, pass_ctx
 from monitoring.clock import WallClock
 from monitoring.store.base import Store, StoreError
-from monitoring.store.factory import open_store
 from monitoring.timerange import resolve_range
-from renderers import EXTENSIONS, FORMATS, renderer
+from renderers import FORMATS
+
+if TYPE_CHECKING:
+    from dashboards.data import DashboardData
 
 
 def _range(range_: str, end: str | None) -> tuple[float, float]:
@@ -28,6 +29,8 @@ def _range(range_: str, end: str | None) -> tuple[float, float]:
 
 
 def _open(ctx: Context) -> Store:
+    from monitoring.app.stores import open_store
+
     try:
         return open_store(ctx.config)
     except (StoreError, NotImplementedError) as exc:
@@ -35,8 +38,11 @@ def _open(ctx: Context) -> Store:
 
 
 def _load(ctx: Context, store: Store, name: str, start: float, end: float) -> DashboardData:
+    from dashboards.loader import load_configured
+
     try:
-        data = load_configured(ctx.config, DASHBOARDS[name], store, start, end)
+        data = load_configured(ctx.config.alerting, DASHBOARDS[name], store, start, end,
+                               ctx.config.scrape.interval)
     except StoreError as exc:
         fail(str(exc))
     if all(m.stats.samples == 0 for p in data.panels for m in p.metrics):
@@ -47,8 +53,10 @@ def _load(ctx: Context, store: Store, name: str, start: float, end: float) -> Da
 
 
 def _render(fmt: str, data: DashboardData, color: bool = False) -> str:
+    from renderers.formats import renderer
+    from renderers.text import render_text
+
     if fmt == "text":
-        from renderers.text import render_text
         return render_text(data, color=color)
     return renderer(fmt)(data)
 
@@ -88,7 +96,10 @@ def dashboard(ctx: Context, name: str, fmt: str, range_: str, end: str | None,
 @pass_ctx
 def dashboards(ctx: Context, out_dir: Path | None, range_: str, end: str | None) -> None:
     """Render every dashboard in every format into one directory."""
+    from renderers import EXTENSIONS
+
     start, stop = _range(range_, end)
+
     out_dir = out_dir or Path(ctx.config.output_dir) / "dashboards"
     out_dir.mkdir(parents=True, exist_ok=True)
     store = _open(ctx)

@@ -14,16 +14,18 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from monitoring import catalog
-from monitoring.cliutil import Context, fail, pass_ctx
+from monitoring.app.cli.context import Context, fail, pass_ctx
 from monitoring.durations import parse_duration
-from monitoring.groundtruth import FaultLog
 from monitoring.store.base import StoreError
-from monitoring.store.factory import open_store
 from monitoring.timerange import fmt_ts, parse_instant, resolve_range, week_start
 
 if TYPE_CHECKING:
-    from monitoring.config import Config
+    from monitoring.app.config import Config
     from monitoring.store.sqlite import SQLiteStore
+
+
+if TYPE_CHECKING:
+    from monitoring.groundtruth import FaultLog
 
 
 def _progress(console: Console, enabled: bool) -> Progress:
@@ -39,7 +41,8 @@ def open_backfill_range(config: Config, days: int, end_text: str | None, replace
     """The embedded store and fault log, prepared for ``days`` ending at ``--end``
     (a Monday 00:00 UTC, this week's by default); a bad ``--end`` or a range that
     already holds data without ``--replace`` ends the command with exit 2."""
-    from monitoring.backfill import prepare_range
+    from monitoring.app.backfill import prepare_range
+    from monitoring.groundtruth import FaultLog
     from monitoring.store.sqlite import SQLiteStore
 
     try:
@@ -70,7 +73,7 @@ def open_backfill_range(config: Config, days: int, end_text: str | None, replace
 def backfill(ctx: Context, days: int | None, end_text: str | None, replace: bool,
              progress: bool) -> None:
     """Drive the real engine through modelled weeks and fill the store, minute by minute."""
-    from monitoring.backfill import run_backfill
+    from monitoring.app.backfill import run_backfill
 
     config = ctx.config
     if config.store.backend != "sqlite":
@@ -126,6 +129,8 @@ def _format_value(value: float) -> str:
 def query(ctx: Context, metric_id: str, range_: str | None, start_text: str | None,
           end_text: str | None, step: str, fmt: str) -> None:
     """Print one catalog metric over a range."""
+    from monitoring.app.stores import open_store
+
     try:
         metric = catalog.get(metric_id)
     except KeyError as exc:

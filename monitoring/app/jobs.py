@@ -1,7 +1,6 @@
 """The scheduled jobs of a live run, each a function of its scheduled time.
 
-A job returns a one-line outcome or raises; ``monitoring.scheduler`` records either.
-Alerting jobs exist only when the ``alerts`` package provides what they call.
+A job returns a one-line outcome or raises; ``monitoring.app.scheduler`` records either.
 """
 
 from __future__ import annotations
@@ -12,11 +11,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from monitoring.config import Config
-from monitoring.scheduler import JobSpec, JobStateDB, ScheduleSettings, cron, interval
+from alerts.baseline import read_history
+from alerts.cycle import run_cycle
+from alerts.retune import RULE_METRICS, apply, propose, rules_in_force, threshold_changes
+from dashboards.definitions import DASHBOARDS
+from dashboards.loader import load_configured
+from monitoring.app.config import Config
+from monitoring.app.report import generate
+from monitoring.app.scheduler import JobSpec, JobStateDB, cron, interval
+from monitoring.groundtruth import open_faultlog
 from monitoring.scrape import Scraper
 from monitoring.store.base import Store
 from monitoring.timerange import last_complete_week
+from renderers.html import render_html
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +31,6 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class JobContext:
     config: Config
-    settings: ScheduleSettings
     store: Store
     state: JobStateDB
     scraper: Scraper | None = None  # None: nothing live to scrape (report-only runs)
@@ -41,15 +47,10 @@ def scrape_job(ctx: JobContext) -> Callable[[float], str]:
     return run
 
 
-def evaluate_job(ctx: JobContext) -> Callable[[float], str] | None:
-    try:
-        from alerts.cycle import run_cycle
-    except ImportError:
-        return None
-
+def evaluate_job(ctx: JobContext) -> Callable[[float], str]:
     def run(now: float) -> str:
         # Tuned rules when 'ionmon tune --apply' wrote them; SLO burn-rate rules always.
-        result = run_cycle(ctx.config, ctx.store, now)
+        result = run_cycle(ctx.config.alerting, ctx.store, now)
         if result.rules_error:
             raise RuntimeError(result.rules_error)
         firing = sum(s.state == "firing" for s in result.states.values())
@@ -58,61 +59,29 @@ def evaluate_job(ctx: JobContext) -> Callable[[float], str] | None:
     return run
 
 
-def retune_job(ctx: JobContext) -> Callable[[float], str] | None:
-    try:
-        from alerts.history import read_history
-        from alerts.rules import RULE_SPECS, RulesFileError, read_rules, write_rules
-        from alerts.settings import alerts_settings
-        from alerts.tuner import tune_rule
-        from monitoring.groundtruth import open_faultlog
-    except ImportError:
-        return None
-    settings = alerts_settings(ctx.config)
+def retune_job(ctx: JobContext) -> Callable[[float], str]:
+    settings = ctx.config.alerts
+    schedule = ctx.config.schedule
 
     def run(now: float) -> str:
         faults = open_faultlog(ctx.config.store.path)
         try:
-            metrics = sorted({m for s in RULE_SPECS for m in s.metrics})
-            history = read_history(ctx.store, metrics, now - settings.baseline, now, faults)
+            history = read_history(ctx.store, RULE_METRICS, now - settings.baseline, now,
+                                   faults, step=ctx.config.scrape.interval)
         finally:
             if faults is not None:
                 faults.close()
         if history.empty:
             return "skipped: no history in the baseline"
-        proposals = [p for s in RULE_SPECS if (p := tune_rule(
-            s, history.ts, history.values, history.faults, settings.k_grid,
-            settings.max_false_alarms_per_day)) is not None]
-        try:
-            current = {r.id: r for r in read_rules(settings.rules_path)}
-        except (RulesFileError, FileNotFoundError, OSError):
-            current = {}
-        apply = ctx.settings.retune_apply
-        changes = [
-            {"at": now, "rule": p.rule.id, "metric": ", ".join(p.rule.metrics),
-             "old": _thresholds(current.get(p.rule.id)), "new": _thresholds(p.rule),
-             "applied": apply}
-            for p in proposals
-        ]
-        changes = [c for c in changes if c["old"] != c["new"]]
-        _append_jsonl(ctx.settings.tuning_log, changes)
-        if apply and proposals:
-            write_rules(settings.rules_path, [p.rule for p in proposals],
-                        {"tuned_at": now, "baseline_s": settings.baseline})
+        proposals = propose(history, settings)
+        changes = threshold_changes(rules_in_force(settings.rules_path), proposals, now,
+                                    schedule.retune_apply)
+        _append_jsonl(ctx.config.tuning_log_path, changes)
+        if schedule.retune_apply and proposals:
+            apply(settings, proposals, now, settings.baseline)
         return (f"{len(proposals)} rules tuned, {len(changes)} thresholds changed"
-                f"{' and applied' if apply else ' (proposed only)'}")
+                f"{' and applied' if schedule.retune_apply else ' (proposed only)'}")
     return run
-
-
-def _thresholds(rule) -> str:
-    if rule is None:
-        return "—"
-    parts = []
-    for b in rule.bounds:
-        if b.hourly is None:
-            parts.append(f"{b.op} {b.value:.4g}")
-        else:
-            parts.append(f"{b.op} {min(b.hourly):.4g}..{max(b.hourly):.4g} (hourly)")
-    return "; ".join(parts)
 
 
 def _append_jsonl(path: str | Path, rows: list[dict]) -> None:
@@ -127,14 +96,11 @@ def _append_jsonl(path: str | Path, rows: list[dict]) -> None:
 
 def dashboards_job(ctx: JobContext, range_s: float = 86400.0) -> Callable[[float], str]:
     def run(now: float) -> str:
-        from dashboards.alertsfeed import load_configured
-        from dashboards.definitions import DASHBOARDS
-        from renderers.html import render_html
-
         out = Path(ctx.config.output_dir) / "dashboards"
         out.mkdir(parents=True, exist_ok=True)
         for name, dashboard in DASHBOARDS.items():
-            data = load_configured(ctx.config, dashboard, ctx.store, now - range_s, now)
+            data = load_configured(ctx.config.alerting, dashboard, ctx.store, now - range_s, now,
+                                   ctx.config.scrape.interval)
             (out / f"{name}.html").write_text(render_html(data), encoding="utf-8")
         return f"{len(DASHBOARDS)} dashboards written to {out}"
     return run
@@ -142,11 +108,8 @@ def dashboards_job(ctx: JobContext, range_s: float = 86400.0) -> Callable[[float
 
 def report_job(ctx: JobContext) -> Callable[[float], str]:
     def run(now: float) -> str:
-        from monitoring.report.generate import generate
-
         start, _ = last_complete_week(now)
-        report, written = generate(ctx.config, ctx.store, start,
-                                   tuning_log=ctx.settings.tuning_log)
+        report, written = generate(ctx.config, ctx.store, start)
         return f"week {report.week}: {written.markdown} ({report.samples:,} samples)"
     return run
 
@@ -162,17 +125,13 @@ def retention_job(ctx: JobContext) -> Callable[[float], str]:
 
 def build_jobs(ctx: JobContext) -> list[JobSpec]:
     """Every job this run can do, each on its trigger from the settings."""
-    s = ctx.settings
+    s = ctx.config.schedule
     specs = []
     if ctx.scraper is not None:
         specs.append(JobSpec("scrape", interval(ctx.config.scrape.interval), scrape_job(ctx)))
-    if (ev := evaluate_job(ctx)) is not None:
-        specs.append(JobSpec("evaluate_alerts", interval(s.evaluate_interval_s), ev))
-    else:
-        log.info("alerts has no evaluator: alert evaluation is not scheduled")
-    if (rt := retune_job(ctx)) is not None:
-        specs.append(JobSpec("retune", cron(s.retune_cron), rt))
-    specs.append(JobSpec("dashboards", interval(s.dashboards_interval_s), dashboards_job(ctx)))
+    specs.append(JobSpec("evaluate_alerts", interval(s.evaluate_interval), evaluate_job(ctx)))
+    specs.append(JobSpec("retune", cron(s.retune_cron), retune_job(ctx)))
+    specs.append(JobSpec("dashboards", interval(s.dashboards_interval), dashboards_job(ctx)))
     specs.append(JobSpec("weekly_report", cron(s.report_cron), report_job(ctx)))
     specs.append(JobSpec("retention", cron(s.retention_cron), retention_job(ctx)))
     return specs

@@ -1,24 +1,34 @@
-"""The report's I/O edge: the week's series from the store and the logs kept beside it.
+"""The weekly report's I/O: the week's series from the store and the logs kept beside it
+in, Markdown and SVG files out.
 
-Alert history comes from ``alerts`` only when that package records it; a tuning log is
-whatever the nightly tuning job appended. Either missing is said in the report, not guessed.
+The alert history is what the evaluator recorded; the tuning log whatever tuning
+appended. Either missing is said in the report, not guessed.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 
-from alerts.slo import SLO
+from alerts.settings import AlertsSettings
+from alerts.state import AlertStore
+from dashboards.report.model import (
+    Report,
+    ReportInputs,
+    SeriesData,
+    Window,
+    build_report,
+    rule_catches,
+)
+from monitoring.app.config import Config
 from monitoring.catalog import RECORDED
-from monitoring.config import Config
 from monitoring.groundtruth import open_faultlog
-from monitoring.report.fmt import week_label
-from monitoring.report.model import FAULT_METRICS, ReportInputs, SeriesData, Window
 from monitoring.store.base import Store
 from monitoring.timerange import WEEK_S
+from renderers.report.fmt import week_label
+from renderers.report.render import WrittenReport, write_report
 
 log = logging.getLogger(__name__)
 HISTORY_LIMIT = 1_000_000  # alert state changes read per report: all of them, in practice
@@ -30,13 +40,8 @@ def read_week(store: Store, window: Window) -> dict[str, SeriesData]:
     return {mid: SeriesData(s.ts, s.values) for mid, s in series.items()}
 
 
-def read_alert_history(config: Config) -> tuple[Mapping, ...] | None:
-    try:
-        from alerts.settings import alerts_settings
-        from alerts.state import AlertStore
-    except ImportError:
-        return None
-    path = Path(alerts_settings(config).state_path)
+def read_alert_history(settings: AlertsSettings) -> tuple[Mapping, ...] | None:
+    path = Path(settings.state_path)
     if not path.exists():
         return None
     states = AlertStore(path)
@@ -62,21 +67,6 @@ def read_tuning_log(path: str | Path) -> tuple[Mapping, ...] | None:
     return tuple(rows)
 
 
-def rule_catches(slos: Sequence[SLO]) -> dict[str, tuple[str, ...]]:
-    """Which fault kinds each rule is meant to catch: the tuned rules say so in their
-    spec; an SLO's burn-rate rules are meant for the faults that move its indicator."""
-    from alerts.burn import POLICIES
-    from alerts.rules import RULE_SPECS
-    from alerts.slo_rules import rule_id
-
-    out = {spec.id: spec.catches for spec in RULE_SPECS}
-    for slo in slos:
-        kinds = tuple(k for k, ids in FAULT_METRICS.items() if slo.indicator.metric in ids)
-        for policy in POLICIES:
-            out[rule_id(slo, policy)] = kinds
-    return out
-
-
 def load_inputs(config: Config, store: Store, start: float,
                 tuning_log_path: str | Path | None = None) -> ReportInputs:
     week = Window(start, start + WEEK_S)
@@ -91,8 +81,27 @@ def load_inputs(config: Config, store: Store, start: float,
     return ReportInputs(
         week=week_label(start), window=week, previous=previous,
         current=read_week(store, week), prior=read_week(store, previous),
-        faults=faults, alert_history=read_alert_history(config),
-        tuning_log=read_tuning_log(tuning_log_path) if tuning_log_path else None,
+        faults=faults, alert_history=read_alert_history(config.alerts),
+        tuning_log=read_tuning_log(tuning_log_path or config.tuning_log_path),
         step_s=config.scrape.interval,
         slos=tuple(config.slos), catches=rule_catches(config.slos),
     )
+
+
+def default_out_dir(config: Config, week: str) -> Path:
+    return Path(config.output_dir) / "reports" / week
+
+
+def generate(config: Config, store: Store, week_start: float, out_dir: Path | None = None,
+             tuning_log: str | Path | None = None) -> tuple[Report, WrittenReport]:
+    """One call from config to files: read the week, build the model, write Markdown and
+    SVG (the tuning log beside the store unless ``tuning_log`` names one)."""
+    inputs = load_inputs(config, store, week_start, tuning_log)
+    report = build_report(inputs)
+    out = Path(out_dir or default_out_dir(config, report.week))
+    # report.md is written last (each file atomically) and marks a finished report:
+    # drop an older one first, so a run killed midway leaves no report.md beside
+    # half-replaced charts. The next run writes it whole.
+    (out / "report.md").unlink(missing_ok=True)
+    written = write_report(report, dict(inputs.current), out)
+    return report, written

@@ -1,16 +1,14 @@
-"""The ``ionmon`` command line. Bad arguments exit 2 with the reason."""
+"""The ``ionmon`` command line: one module per command family. Bad arguments exit 2
+with the reason."""
 
 from __future__ import annotations
 
-import importlib
-
 import click
 
-from monitoring.cliutil import Context
+from monitoring.app.cli import alerts, dashboards, data, live, prometheus, report, silence
+from monitoring.app.cli.context import Context
 
-# Each package that adds commands exports them as a COMMANDS list.
-_COMMAND_MODULES = ("monitoring.commands", "alerts.cli", "dashboards.cli", "monitoring.report_cli",
-                    "monitoring.prom_cli")
+FAMILIES = (data, alerts, silence, dashboards, report, live, prometheus)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,6 +20,6 @@ def main(ctx: click.Context, config_path: str | None) -> None:
     ctx.obj = Context(config_path)
 
 
-for _name in _COMMAND_MODULES:
-    for _command in importlib.import_module(_name).COMMANDS:
+for _family in FAMILIES:
+    for _command in _family.COMMANDS:
         main.add_command(_command)

@@ -1,4 +1,5 @@
-"""What the dashboards show of alerting: recent alerts and the tuned thresholds.
+"""The one dashboard loader: a dashboard's data with what alerting adds to it (recent
+alerts, the tuned thresholds, SLO budgets, runbook links).
 
 Read from the evaluator's state file and the tuner's rules file when they exist, so a
 dashboard rendered before any tuning still works (catalog targets, no alerts).
@@ -9,29 +10,32 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from alerts.cycle import load_rules, rule_labels
+from alerts.rules import SPECS_BY_ID, RulesFileError, read_rules
+from alerts.runbooks import runbook_for
+from alerts.settings import Alerting
+from alerts.silence import SilenceStore
+from alerts.slo_rules import slo_rules as make_slo_rules
+from alerts.state import AlertStore
 from dashboards.alertview import SEVERITIES, AlertView
 from dashboards.data import DashboardData, load_dashboard_data
 from dashboards.model import Dashboard
 from monitoring.catalog import Target
-from monitoring.config import Config
+from monitoring.store.base import Store
 
 _GOOD_SIDE = {">": "<=", "<": ">="}  # a rule's "value > t is trouble" is a "<= t" target
 
 
-def _annotate(views: list[AlertView], config: Config, end: float) -> list[AlertView]:
+def _annotate(views: list[AlertView], alerting: Alerting, end: float) -> list[AlertView]:
     """Mark silenced alerts and attach runbook links.
 
     A firing or pending alert is silenced when a silence matches it at ``end`` (now,
     for a live dashboard); a resolved one when a silence matched it as it resolved.
     """
-    from alerts.cycle import load_rules, rule_labels, silence_path
-    from alerts.runbooks import runbook_for
-    from alerts.silence import SilenceStore
-
-    labels = rule_labels(load_rules(config)[0])
-    path = silence_path(config)
+    labels = rule_labels(load_rules(alerting)[0])
+    path = alerting.silence_path
     silences = SilenceStore(path) if path.exists() else None
-    base = config.alerts.runbook_base_url
+    base = alerting.settings.runbook_base_url
     out = []
     try:
         for v in views:
@@ -50,18 +54,13 @@ def _annotate(views: list[AlertView], config: Config, end: float) -> list[AlertV
     return out
 
 
-def alert_views(config: Config, start: float, end: float) -> list[AlertView]:
+def alert_views(alerting: Alerting, start: float, end: float) -> list[AlertView]:
     """Alert state changes in [start, end], newest first, plus alerts pending now;
     silenced ones marked, each with its runbook link."""
-    path = Path(config.alerts.state_path)
+    path = Path(alerting.settings.state_path)
     if not path.exists():
         return []
-    from alerts.cycle import configured_slos
-    from alerts.rules import SPECS_BY_ID
-    from alerts.slo_rules import slo_rules as make_slo_rules
-    from alerts.state import AlertStore
-
-    slo_rules = {r.id: r for r in make_slo_rules(configured_slos(config))}
+    slo_rules = {r.id: r for r in make_slo_rules(alerting.slos)}
     store = AlertStore(path)
     try:
         states = store.load()
@@ -90,16 +89,14 @@ def alert_views(config: Config, start: float, end: float) -> list[AlertView]:
             severity = state.severity if state.severity in SEVERITIES else "warning"
             views.append(AlertView(state.rule, severity, "pending", state.active_since,
                                    state.summary, state.metric))
-    return _annotate(sorted(views, key=lambda v: v.since, reverse=True), config, end)
+    return _annotate(sorted(views, key=lambda v: v.since, reverse=True), alerting, end)
 
 
-def tuned_thresholds(config: Config) -> dict[str, Target]:
+def tuned_thresholds(alerting: Alerting) -> dict[str, Target]:
     """Flat thresholds from the rules file, as targets per metric (hourly ones are left out)."""
-    path = Path(config.alerts.rules_path)
+    path = Path(alerting.settings.rules_path)
     if not path.exists():
         return {}
-    from alerts.rules import RulesFileError, read_rules
-
     try:
         rules = read_rules(path)
     except RulesFileError:
@@ -112,12 +109,13 @@ def tuned_thresholds(config: Config) -> dict[str, Target]:
     return out
 
 
-def load_configured(config: Config, dashboard: Dashboard, store, start: float, end: float
-                    ) -> DashboardData:
-    """A dashboard's data with everything config.yaml adds: alerts, tuned thresholds,
-    SLO budgets and runbook links. Every caller (CLI, live server, scheduled job) uses this.
+def load_configured(alerting: Alerting, dashboard: Dashboard, store: Store, start: float,
+                    end: float, step: float) -> DashboardData:
+    """A dashboard's data with everything alerting adds: alerts, tuned thresholds, SLO
+    budgets and runbook links, on the scrape grid ``step``. Every caller (CLI, live
+    server, scheduled job) uses this.
     """
     return load_dashboard_data(
-        dashboard, store, start, end, step=config.scrape.interval,
-        alerts=alert_views(config, start, end), thresholds=tuned_thresholds(config),
-        slos=config.slos, runbook_base=config.alerts.runbook_base_url)
+        dashboard, store, start, end, step=step,
+        alerts=alert_views(alerting, start, end), thresholds=tuned_thresholds(alerting),
+        slos=alerting.slos, runbook_base=alerting.settings.runbook_base_url)

@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -27,45 +26,12 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from monitoring.durations import parse_duration
+from monitoring.app.config import ScheduleConfig
 from monitoring.sqlitedb import open_db
 
 log = logging.getLogger(__name__)
 
 JobFunc = Callable[[float], str]  # the scheduled time in, a one-line outcome out
-
-
-@dataclass(frozen=True)
-class ScheduleSettings:
-    """The ``schedule:`` section; read with defaults until config.yaml declares it."""
-
-    state_path: str = "data/scheduler.db"  # default: beside the store (see from_config)
-    tuning_log: str = "data/tuning.jsonl"
-    coalesce: bool = True
-    misfire_grace_s: float = 300.0
-    evaluate_interval_s: float = 60.0
-    dashboards_interval_s: float = 300.0
-    retune_cron: str = "30 2 * * *"  # nightly, UTC
-    retune_apply: bool = False  # proposals only, unless told to write the rules file
-    report_cron: str = "0 1 * * mon"  # the week just ended, early Monday UTC
-    retention_cron: str = "15 3 * * *"
-
-    @classmethod
-    def from_config(cls, config: Any) -> ScheduleSettings:
-        section = getattr(config, "schedule", None)
-        data: dict[str, Any] = {}
-        if section is not None:
-            data = (section.model_dump(exclude_none=True) if hasattr(section, "model_dump")
-                    else dict(section))
-        store = getattr(getattr(config, "store", None), "path", None)
-        if store:  # state lives beside the store, so one config keeps one place
-            data.setdefault("state_path", str(Path(store).parent / "scheduler.db"))
-            data.setdefault("tuning_log", str(Path(store).parent / "tuning.jsonl"))
-        for key in ("misfire_grace", "evaluate_interval", "dashboards_interval"):
-            if key in data:  # config spells durations ("5m"); here they are seconds
-                data[f"{key}_s"] = parse_duration(data.pop(key))
-        known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 @dataclass(frozen=True)
@@ -253,13 +219,13 @@ def run_virtual(specs: Sequence[JobSpec], runner: JobRunner, start: float, end: 
     return runs
 
 
-def start_scheduler(specs: Sequence[JobSpec], runner: JobRunner, settings: ScheduleSettings,
+def start_scheduler(specs: Sequence[JobSpec], runner: JobRunner, settings: ScheduleConfig,
                     clock: Callable[[], float] = time.time) -> BackgroundScheduler:
     """apscheduler runs the jobs; a run that starts later than the grace time is skipped
     and counted, and runs that piled up while the process slept run once (coalesce)."""
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # our runner logs outcomes
     sched = BackgroundScheduler(timezone=UTC, job_defaults={
-        "coalesce": settings.coalesce, "misfire_grace_time": int(settings.misfire_grace_s),
+        "coalesce": settings.coalesce, "misfire_grace_time": int(settings.misfire_grace),
         "max_instances": 1})
     by_name = {s.name: s for s in specs}
     for spec in specs:

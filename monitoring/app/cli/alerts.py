@@ -4,23 +4,22 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from alerts.backtest import BacktestResult
-from alerts.history import read_history
-from alerts.rules import RULE_SPECS, RulesFileError, read_rules, write_rules
-from alerts.settings import alerts_settings
-from alerts.tuner import Proposal, tune_rule
-from monitoring.cliutil import Context, fail, pass_ctx
+from monitoring.app.cli.context import Context, fail, pass_ctx
 from monitoring.durations import format_duration, parse_duration
-from monitoring.groundtruth import open_faultlog
 from monitoring.store.base import StoreError
-from monitoring.store.factory import open_store
 from monitoring.timerange import parse_instant
+
+if TYPE_CHECKING:
+    from alerts.backtest import BacktestResult
+    from alerts.rules import RuleSpec
+    from alerts.tuner import Proposal
 
 
 def _fmt(v: float | None, spec: str = ".2f") -> str:
@@ -79,8 +78,15 @@ def tradeoff_table(proposals: list[Proposal]) -> Table:
 def tune(ctx: Context, baseline_text: str | None, end_text: str | None, apply_: bool,
          tradeoff: bool) -> None:
     """Propose thresholds from a baseline, back-test them, and optionally apply them."""
+    from alerts.baseline import read_history
+    from alerts.retune import RULE_METRICS, apply, propose
+    from alerts.rules import RULE_SPECS
+    from monitoring.app.stores import open_store
+    from monitoring.groundtruth import open_faultlog
+
     config = ctx.config
-    settings = alerts_settings(config)
+
+    settings = config.alerts
     try:
         baseline = parse_duration(baseline_text) if baseline_text else settings.baseline
         end = parse_instant(end_text) if end_text else None
@@ -92,24 +98,24 @@ def tune(ctx: Context, baseline_text: str | None, end_text: str | None, apply_: 
         if end is None:
             end = _newest_sample(store)
         faults = open_faultlog(config.store.path)
-        metrics = sorted({m for s in RULE_SPECS for m in s.metrics})
-        history = read_history(store, metrics, end - baseline, end, faults)
+        history = read_history(store, RULE_METRICS, end - baseline, end, faults,
+                               step=config.scrape.interval)
     except StoreError as exc:
         fail(str(exc))
     if history.empty:
         fail(f"no data in the store between {end - baseline:.0f} and {end:.0f}: "
              "run 'ionmon backfill' or collect for a while first")
-    proposals = []
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   console=Console(stderr=True)) as progress:
         task = progress.add_task("tuning", total=len(RULE_SPECS))
-        for spec in RULE_SPECS:
+
+        def started(spec: RuleSpec) -> None:
+            if progress.tasks[task].description != "tuning":
+                progress.advance(task)
             progress.update(task, description=f"tuning {spec.id}")
-            p = tune_rule(spec, history.ts, history.values, history.faults,
-                          settings.k_grid, settings.max_false_alarms_per_day)
-            if p is not None:
-                proposals.append(p)
-            progress.advance(task)
+
+        proposals = propose(history, settings, started)
+        progress.update(task, completed=len(RULE_SPECS), description="tuned")
     console.print(f"baseline {format_duration(baseline)} ending "
                   f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime(end))} UTC, "
                   f"{len(history.faults)} recorded fault(s)")
@@ -117,16 +123,17 @@ def tune(ctx: Context, baseline_text: str | None, end_text: str | None, apply_: 
     if tradeoff:
         console.print(tradeoff_table(proposals))
     if apply_:
-        meta = {"tuned_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(end)),
-                "baseline": format_duration(baseline)}
-        write_rules(settings.rules_path, [p.rule for p in proposals], meta)
+        apply(settings, proposals, end, baseline)
         console.print(f"wrote {len(proposals)} rules to {settings.rules_path}")
     else:
         console.print("not applied (use --apply to write the rules file)")
 
 
 def _newest_sample(store) -> float:
+    from alerts.rules import RULE_SPECS
+
     newest = 0.0
+
     for spec in RULE_SPECS:
         for m in spec.metrics:
             s = store.read(m, 0, 4e9)
@@ -148,9 +155,11 @@ def alerts(ctx: Context, evaluate_now: bool, at_text: str | None, history_n: int
     """Show the alerts' current state; --evaluate runs one evaluation first."""
     from alerts.cycle import run_cycle
     from alerts.state import AlertStore
+    from monitoring.app.stores import open_store
 
     config = ctx.config
-    settings = alerts_settings(config)
+
+    settings = config.alerts
     console = Console()
     if evaluate_now:
         try:
@@ -159,7 +168,7 @@ def alerts(ctx: Context, evaluate_now: bool, at_text: str | None, history_n: int
             fail(f"--at: {exc}", 2)
         store = open_store(config)
         # Tuned rules when 'ionmon tune --apply' wrote them; SLO burn-rate rules always.
-        result = run_cycle(config, store, now)
+        result = run_cycle(config.alerting, store, now)
         if result.rules_error:
             console.print(f"{result.rules_error} (SLO rules were evaluated)", markup=False)
         elif not Path(settings.rules_path).exists():
@@ -198,12 +207,13 @@ def export(ctx: Context, what: str, out_path: str | None, webhook_url: str | Non
     """Write a Prometheus rules file or an Alertmanager config from the tuned rules, or
     the SLOs' recording and burn-rate alerting rules (slo)."""
     from alerts.export import alertmanager_config, prometheus_rules
+    from alerts.rules import RulesFileError, read_rules
+    from alerts.slo_export import slo_rules_yaml
 
-    settings = alerts_settings(ctx.config)
+    settings = ctx.config.alerts
+
     if what == "slo":
-        from alerts.cycle import configured_slos
-        from alerts.slo_export import slo_rules_yaml
-        text = slo_rules_yaml(configured_slos(ctx.config), settings.runbook_base_url)
+        text = slo_rules_yaml(ctx.config.slos, settings.runbook_base_url)
     elif what == "prometheus":
         try:
             text = prometheus_rules(read_rules(settings.rules_path))
@@ -223,6 +233,4 @@ def export(ctx: Context, what: str, out_path: str | None, webhook_url: str | Non
         click.echo(text, nl=False)
 
 
-from alerts.silence_cli import silence  # noqa: E402  (a command group of its own module)
-
-COMMANDS = [tune, alerts, export, silence]
+COMMANDS = [tune, alerts, export]

@@ -10,8 +10,9 @@ from collectors.host import HostCollector
 from collectors.postgres import PostgresCollector
 from collectors.redis_info import RedisCollector
 from collectors.sqlite_stats import SQLiteCollector
+from monitoring.app.config import Config
 from monitoring.clock import Clock
-from monitoring.config import Config, TargetConfig
+from monitoring.config import TargetConfig
 
 
 def _extra(target: TargetConfig, clock: Clock, timeout: float) -> Collector:

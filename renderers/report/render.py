@@ -12,11 +12,11 @@ from pathlib import Path
 import jinja2
 from markdown_it import MarkdownIt
 
+from dashboards.report.model import Change, Report, SeriesData, Status
 from monitoring.catalog import CATALOG
 from monitoring.groundtruth import FaultRecord
-from monitoring.report import fmt
-from monitoring.report.charts import chart_geometry
-from monitoring.report.model import Change, Report, SeriesData, Status
+from renderers.report import fmt
+from renderers.report.charts import chart_geometry
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATUS = {"met": "✓ MET", "missed": "✗ MISSED", "info": "· INFO", "nodata": "NO DATA"}

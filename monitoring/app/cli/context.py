@@ -7,7 +7,8 @@ from typing import NoReturn
 
 import click
 
-from monitoring.config import Config, ConfigError, load_config
+from monitoring.app.config import Config, ConfigError, load_config
+from monitoring.durations import parse_duration
 
 
 class Context:
@@ -34,3 +35,13 @@ def fail(message: str, code: int = 1) -> NoReturn:
     """Print ``error: message`` to stderr and exit (2 for bad input, 1 for failures)."""
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
+
+
+def parse_positive_duration(text: str, option: str) -> float:
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        fail(f"{option}: {exc}", 2)
+    if seconds <= 0:
+        fail(f"{option}: must be positive, got {text!r}", 2)
+    return seconds

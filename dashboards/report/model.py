@@ -1,7 +1,7 @@
 """The report as plain data: every figure computed from measured series, nothing typed.
 
 Pure functions only: series, faults and logs in, a ``Report`` out. Formatting is the
-renderer's job (``monitoring.report.fmt``).
+renderer's job (``renderers.report.fmt``).
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ from typing import Literal
 
 import numpy as np
 
-from alerts.burn import events, spent_share
+from alerts.burn import POLICIES, events, spent_share
+from alerts.rules import RULE_SPECS
 from alerts.slo import SLO
+from alerts.slo_rules import rule_id
 from monitoring.catalog import CATALOG, GROUPS, Metric
 from monitoring.groundtruth import FaultRecord
 
@@ -226,7 +228,7 @@ class ReportInputs:
 
 # --- statistics ------------------------------------------------------------------
 
-def summarize(metric: Metric, series: SeriesData) -> Summary:
+def week_figures(metric: Metric, series: SeriesData) -> Summary:
     v = series.values
     if len(v) == 0:
         return Summary(0, math.nan, math.nan, math.nan, None, math.nan, None)
@@ -425,8 +427,8 @@ def build_report(inputs: ReportInputs) -> Report:
     week, prev = inputs.window, inputs.previous
     rows: dict[str, KeyRow] = {}
     for metric in CATALOG.values():
-        cur = summarize(metric, inputs.current.get(metric.id, SeriesData.empty()).within(week))
-        old = summarize(metric, inputs.prior.get(metric.id, SeriesData.empty()).within(prev))
+        cur = week_figures(metric, inputs.current.get(metric.id, SeriesData.empty()).within(week))
+        old = week_figures(metric, inputs.prior.get(metric.id, SeriesData.empty()).within(prev))
         rows[metric.id] = KeyRow(metric, cur, old, change_between(metric, cur.mean, old.mean),
                                  status_of(metric, cur))
     groups = tuple((g, tuple(r for r in rows.values() if r.metric.group == g)) for g in GROUPS)
@@ -493,3 +495,14 @@ def _change_size(row: KeyRow) -> float:
     # Points and percents are not the same scale: compare both as relative moves.
     assert row.change is not None
     return _relative(row.current.mean, row.previous.mean)
+
+
+def rule_catches(slos: Sequence[SLO]) -> dict[str, tuple[str, ...]]:
+    """Which fault kinds each rule is meant to catch: the tuned rules say so in their
+    spec; an SLO's burn-rate rules are meant for the faults that move its indicator."""
+    out = {spec.id: spec.catches for spec in RULE_SPECS}
+    for slo in slos:
+        kinds = tuple(k for k, ids in FAULT_METRICS.items() if slo.indicator.metric in ids)
+        for policy in POLICIES:
+            out[rule_id(slo, policy)] = kinds
+    return out

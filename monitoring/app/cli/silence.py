@@ -4,24 +4,28 @@ from __future__ import annotations
 
 import getpass
 import time
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from alerts.cycle import silence_path
-from alerts.settings import alerts_settings
-from alerts.silence import Silence, SilenceStore, parse_matchers
-from monitoring.cliutil import Context, fail, pass_ctx
+from monitoring.app.cli.context import Context, fail, pass_ctx
 from monitoring.durations import parse_duration
 from monitoring.timerange import parse_instant
 
+if TYPE_CHECKING:
+    from alerts.notify.am_silences import AlertmanagerSilences
+    from alerts.silence import Silence
 
-def _remote(ctx: Context):
-    am = alerts_settings(ctx.config).channels.alertmanager
+
+def _remote(ctx: Context) -> AlertmanagerSilences | None:
+    from alerts.notify.am_silences import AlertmanagerSilences
+
+    am = ctx.config.alerts.channels.alertmanager
+
     if am is None:
         return None
-    from alerts.notify.am_silences import AlertmanagerSilences
     return AlertmanagerSilences(am.url, am.timeout)
 
 
@@ -44,18 +48,20 @@ def silence() -> None:
 def add(ctx: Context, matchers: tuple[str, ...], duration_text: str, start_text: str | None,
         comment: str, author: str | None) -> None:
     """Silence alerts whose labels equal MATCHERS, e.g. alertname=slo_availability_page."""
+    from alerts.notify.am_silences import SilenceSyncError
+    from alerts.silence import SilenceStore, parse_matchers
+
     try:
         labels = parse_matchers(matchers)
         start = parse_instant(start_text) if start_text else time.time()
         end = start + parse_duration(duration_text)
     except ValueError as exc:
         fail(str(exc), 2)
-    store = SilenceStore(silence_path(ctx.config))
+    store = SilenceStore(ctx.config.alerting.silence_path)
     try:
         s = store.add(labels, start, end, author or getpass.getuser(), comment)
         remote = _remote(ctx)
         if remote is not None:
-            from alerts.notify.am_silences import SilenceSyncError
             try:
                 store.set_remote(s.id, remote.create(s))
             except SilenceSyncError as exc:
@@ -74,7 +80,10 @@ def _fmt_matchers(s: Silence) -> str:
 @pass_ctx
 def list_(ctx: Context, show_all: bool) -> None:
     """Active silences (all with --all)."""
-    store = SilenceStore(silence_path(ctx.config))
+    from alerts.silence import SilenceStore
+
+    store = SilenceStore(ctx.config.alerting.silence_path)
+
     try:
         items = store.all()
     finally:
@@ -97,7 +106,10 @@ def list_(ctx: Context, show_all: bool) -> None:
 @pass_ctx
 def expire(ctx: Context, silence_id: str) -> None:
     """End a silence now; held notifications go out at the next evaluation."""
-    store = SilenceStore(silence_path(ctx.config))
+    from alerts.notify.am_silences import SilenceSyncError
+    from alerts.silence import SilenceStore
+
+    store = SilenceStore(ctx.config.alerting.silence_path)
     try:
         try:
             s = store.expire(silence_id, time.time())
@@ -105,7 +117,6 @@ def expire(ctx: Context, silence_id: str) -> None:
             fail(str(exc.args[0]))
         remote = _remote(ctx)
         if remote is not None and s.remote_id:
-            from alerts.notify.am_silences import SilenceSyncError
             try:
                 remote.expire(s.remote_id)
             except SilenceSyncError as exc:
@@ -113,3 +124,6 @@ def expire(ctx: Context, silence_id: str) -> None:
     finally:
         store.close()
     click.echo(f"silence {silence_id} expired")
+
+
+COMMANDS = [silence]

@@ -1,0 +1,69 @@
+"""Retuning, one way for every caller (``ionmon tune`` and the nightly job): propose a
+rule per spec from a baseline, compare with the rules in force, write the rules file."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from alerts.baseline import History
+from alerts.rules import RULE_SPECS, Rule, RulesFileError, RuleSpec, read_rules, write_rules
+from alerts.settings import AlertsSettings
+from alerts.tuner import Proposal, tune_rule
+from monitoring.durations import format_duration
+
+# Every metric some rule watches: what a baseline has to read.
+RULE_METRICS: tuple[str, ...] = tuple(sorted({m for s in RULE_SPECS for m in s.metrics}))
+
+
+def propose(history: History, settings: AlertsSettings,
+            on_rule: Callable[[RuleSpec], None] | None = None) -> list[Proposal]:
+    """One proposal per rule spec that has data; ``on_rule`` is told before each (progress)."""
+    proposals = []
+    for spec in RULE_SPECS:
+        if on_rule is not None:
+            on_rule(spec)
+        p = tune_rule(spec, history.ts, history.values, history.faults, settings.k_grid,
+                      settings.max_false_alarms_per_day)
+        if p is not None:
+            proposals.append(p)
+    return proposals
+
+
+def rules_in_force(path: str | Path) -> dict[str, Rule]:
+    """The rules file's rules by id; none when it is missing or unreadable."""
+    try:
+        return {r.id: r for r in read_rules(path)}
+    except (RulesFileError, FileNotFoundError, OSError):
+        return {}
+
+
+def thresholds_text(rule: Rule | None) -> str:
+    if rule is None:
+        return "—"
+    parts = []
+    for b in rule.bounds:
+        if b.hourly is None:
+            parts.append(f"{b.op} {b.value:.4g}")
+        else:
+            parts.append(f"{b.op} {min(b.hourly):.4g}..{max(b.hourly):.4g} (hourly)")
+    return "; ".join(parts)
+
+
+def threshold_changes(current: dict[str, Rule], proposals: Sequence[Proposal], at: float,
+                      applied: bool) -> list[dict[str, Any]]:
+    """The tuning log's rows: each rule whose thresholds the proposal changes."""
+    rows = [{"at": at, "rule": p.rule.id, "metric": ", ".join(p.rule.metrics),
+             "old": thresholds_text(current.get(p.rule.id)), "new": thresholds_text(p.rule),
+             "applied": applied} for p in proposals]
+    return [r for r in rows if r["old"] != r["new"]]
+
+
+def apply(settings: AlertsSettings, proposals: Sequence[Proposal], tuned_at: float,
+          baseline_s: float) -> None:
+    """Write the proposals as the rules file the evaluator reads."""
+    meta = {"tuned_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(tuned_at)),
+            "baseline": format_duration(baseline_s)}
+    write_rules(settings.rules_path, [p.rule for p in proposals], meta)

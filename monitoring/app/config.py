@@ -1,0 +1,162 @@
+"""config.yaml, loaded once into typed objects at one boundary.
+
+A bad file fails with the file, the key and what was expected; nothing starts. Each
+library is then handed its own section: the engine its ``engine:``, the store its
+``store:``, alerting its ``alerts:`` and ``slos:``, the scheduler its ``schedule:``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from apscheduler.triggers.cron import CronTrigger
+from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
+
+from alerts.settings import Alerting, AlertsSettings
+from alerts.slo import SLO, check_unique, default_slos
+from engine.builders import BUILDER_NAMES
+from engine.config import EngineConfig
+from engine.faults import FAULT_KINDS
+from monitoring.config import (
+    ConfigError,
+    Duration,
+    ScrapeConfig,
+    StoreConfig,
+    Strict,
+    describe_errors,
+)
+
+__all__ = ["Config", "ConfigError", "load_config", "parse_config"]
+
+
+class FaultSpec(Strict):
+    """A fault injected during backfill, ``at`` after the backfill's start."""
+
+    kind: Literal[FAULT_KINDS]  # type: ignore[valid-type]
+    target: str = Field(min_length=1)
+    at: Duration
+    duration: Duration
+    params: dict[str, float | str] = Field(default_factory=dict)
+
+
+class BackfillConfig(Strict):
+    days: int = Field(default=7, ge=1, le=56)
+    warmup: Duration = 3 * 3600.0  # traffic served, not recorded, before the range starts
+    faults: list[FaultSpec] = Field(default_factory=list)
+
+
+def _crontab(value: str) -> str:
+    try:
+        CronTrigger.from_crontab(value, timezone="UTC")
+    except ValueError as exc:
+        raise ValueError(f"expected a crontab line like '30 2 * * *', got {value!r}: {exc}"
+                         ) from None
+    return value
+
+
+Crontab = Annotated[str, BeforeValidator(_crontab)]
+
+
+class ScheduleConfig(Strict):
+    """When ``ionmon serve`` runs each job (UTC), and where the scheduler keeps its state."""
+
+    state_path: str | None = None  # default: scheduler.db beside the store
+    tuning_log: str | None = None  # default: tuning.jsonl beside the store
+    coalesce: bool = True
+    misfire_grace: Duration = 300.0
+    evaluate_interval: Duration = 60.0
+    dashboards_interval: Duration = 300.0
+    retune_cron: Crontab = "30 2 * * *"
+    retune_apply: bool = False
+    report_cron: Crontab = "0 1 * * mon"
+    retention_cron: Crontab = "15 3 * * *"
+
+
+class ServeConfig(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    # When set, every request needs it (header "Authorization: Bearer <token>" or
+    # "?token=<token>"): set one before binding anything but loopback.
+    token: str | None = Field(default=None, min_length=16)
+
+
+class Config(Strict):
+    engine: EngineConfig = Field(default_factory=EngineConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    scrape: ScrapeConfig = Field(default_factory=ScrapeConfig)
+    backfill: BackfillConfig = Field(default_factory=BackfillConfig)
+    alerts: AlertsSettings = Field(default_factory=AlertsSettings)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    serve: ServeConfig = Field(default_factory=ServeConfig)
+    slos: list[SLO] = Field(default_factory=default_slos)
+    output_dir: str = "out"
+
+    @field_validator("slos")
+    @classmethod
+    def _unique_slos(cls, v: list[SLO]) -> list[SLO]:
+        return check_unique(v)
+
+    @property
+    def alerting(self) -> Alerting:
+        """What alerting is handed: its section, the SLOs as declared, how often it runs."""
+        return Alerting(self.alerts, tuple(self.slos), self.schedule.evaluate_interval)
+
+    # The scheduler's files live beside the store unless placed, so one config keeps one
+    # place (computed on use: a copy of the config with another store moves them too).
+    @property
+    def scheduler_state_path(self) -> str:
+        return self.schedule.state_path or str(Path(self.store.path).parent / "scheduler.db")
+
+    @property
+    def tuning_log_path(self) -> str:
+        return self.schedule.tuning_log or str(Path(self.store.path).parent / "tuning.jsonl")
+
+    @model_validator(mode="after")
+    def _fault_targets_exist(self) -> Config:
+        regions = set(self.engine.regions)
+        for i, fault in enumerate(self.backfill.faults):
+            region = fault.target.split("/")[0]
+            if region not in regions:
+                raise ValueError(
+                    f"backfill.faults.{i}.target: unknown region {region!r} "
+                    f"(regions: {', '.join(sorted(regions))})"
+                )
+            if fault.kind == "builder_errors":
+                builder = fault.target.partition("/")[2]
+                if builder not in BUILDER_NAMES:
+                    raise ValueError(
+                        f"backfill.faults.{i}.target: expected 'region/builder' with a builder "
+                        f"of {', '.join(BUILDER_NAMES)}, got {fault.target!r}"
+                    )
+        return self
+
+
+def parse_config(data: Any, source: str = "<config>") -> Config:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of sections at the top level, "
+                          f"got {type(data).__name__}")
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        details = "\n  ".join(describe_errors(exc.errors()))
+        raise ConfigError(f"{source}: invalid configuration\n  {details}") from None
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Read and validate ``path`` (default: config.yaml in the working directory)."""
+    path = Path(path or "config.yaml")
+    if not path.exists():
+        raise ConfigError(f"{path}: configuration file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    return parse_config(data, str(path))

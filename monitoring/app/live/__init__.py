@@ -1,0 +1,1 @@
+"""Live serving: the engine on loopback, its traffic, the dashboard server and its pages."""

@@ -1,0 +1,124 @@
+"""The live pages: dashboards rendered from the store at request time, silences, status,
+and the process's own ``/metrics``."""
+
+from __future__ import annotations
+
+import html
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from alerts.notify.am_silences import AlertmanagerSilences, SilenceSyncError
+from alerts.silence import SilenceStore
+from dashboards.definitions import DASHBOARDS
+from dashboards.loader import load_configured
+from monitoring.app.config import Config
+from monitoring.app.live.server import Page, text_page
+from monitoring.app.live.silence_page import handle_post, silences_html
+from monitoring.app.scheduler import JobStateDB
+from monitoring.clock import WallClock
+from monitoring.store.base import Store
+from renderers.html import render_html
+
+log = logging.getLogger(__name__)
+DASHBOARD_RANGE_S = 6 * 3600
+
+
+def _status_page(state: JobStateDB) -> str:
+    def ts(v: float | None) -> str:
+        return "—" if v is None else time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(v))
+
+    rows = "".join(
+        f"<tr><td>{html.escape(j.job)}</td><td>{ts(j.last_start)}</td>"
+        f"<td>{j.last_duration_s:.2f} s</td><td class='{html.escape(j.last_outcome)}'>"
+        f"{html.escape(j.last_outcome or '—')}</td><td>{j.runs}</td><td>{j.failures}</td>"
+        f"<td>{ts(j.next_run)}</td><td>{html.escape(j.last_detail)}</td></tr>"
+        for j in state.jobs())
+    targets = "".join(
+        f"<tr><td>{html.escape(t)}</td><td>{'up' if up else 'down'}</td>"
+        f"<td>{html.escape(reason or '')}</td><td>{ts(at)}</td></tr>"
+        for t, up, reason, at in state.targets())
+    return (
+        "<!doctype html><meta charset='utf-8'><meta http-equiv='refresh' content='10'>"
+        "<title>ION Monitoring status</title><style>body{font:14px sans-serif;margin:24px}"
+        "table{border-collapse:collapse}td,th{padding:4px 10px;border-bottom:1px solid #ddd;"
+        "text-align:left}.error{color:#c00;font-weight:bold}.ok{color:#070}</style>"
+        "<h1>Jobs</h1><table><tr><th>job</th><th>last run (UTC)</th><th>duration</th>"
+        f"<th>outcome</th><th>runs</th><th>failures</th><th>next run</th><th>detail</th></tr>"
+        f"{rows}</table><h1>Targets</h1><table><tr><th>target</th><th>state</th>"
+        f"<th>reason</th><th>at</th></tr>{targets}</table>"
+        "<p><a href='/'>dashboards</a> · <a href='/metrics'>/metrics</a></p>")
+
+
+def make_router(config: Config, store: Store, state: JobStateDB, registry: CollectorRegistry,
+                clock: WallClock) -> Callable[[str], Page]:
+    """Path in, page out: every page is rendered from the store at request time."""
+    first = next(iter(DASHBOARDS))
+
+    def route(path: str) -> Page:
+        path = path.split("?", 1)[0]
+        if path == "/":
+            return Page(302, f"/d/{first}", b"")
+        if path.startswith("/d/") and path[3:] in DASHBOARDS:
+            now = clock.now()
+            data = load_configured(config.alerting, DASHBOARDS[path[3:]], store,
+                                   now - DASHBOARD_RANGE_S, now, config.scrape.interval)
+            page = render_html(data, refresh_s=int(config.scrape.interval),
+                               link_pattern="/d/{name}")
+            return Page(200, "text/html; charset=utf-8", page.encode())
+        if path == "/silences":
+            return _silences_page(config, clock.now())
+        if path == "/status":
+            return Page(200, "text/html; charset=utf-8", _status_page(state).encode())
+        if path == "/metrics":
+            return Page(200, CONTENT_TYPE_LATEST, generate_latest(registry))
+        return Page(404, "text/plain; charset=utf-8", b"not found: try / or /status\n")
+
+    return route
+
+
+def _silences_page(config: Config, now: float, notice: str = "", status: int = 200) -> Page:
+    silences = SilenceStore(config.alerting.silence_path)
+    try:
+        items = silences.all()
+    finally:
+        silences.close()
+    page = silences_html(items, now, notice, token_required=config.serve.token is not None)
+    return Page(status, "text/html; charset=utf-8", page.encode())
+
+
+def make_post_router(config: Config, clock: WallClock
+                     ) -> Callable[[str, dict[str, list[str]]], Page]:
+    """Form posts to /silences (create) and /silences/expire; mirrored to Alertmanager
+    when one is configured. The server has checked the token and body size already."""
+    def post(path: str, form: dict[str, list[str]]) -> Page:
+        now = clock.now()
+        silences = SilenceStore(config.alerting.silence_path)
+        try:
+            outcome, changed = handle_post(silences, path, form, now)
+            am = config.alerts.channels.alertmanager
+            if outcome.status == 200 and changed is not None and am is not None:
+                _mirror(silences, changed, path, am)
+        finally:
+            silences.close()
+        if outcome.status != 200:
+            return text_page(outcome.status, outcome.message)
+        return _silences_page(config, now, outcome.message)
+
+    return post
+
+
+def _mirror(silences: Any, changed: Any, path: str, am: Any) -> None:
+    """Best effort: the local silence holds whether or not Alertmanager answers."""
+    remote = AlertmanagerSilences(am.url, am.timeout)
+    try:
+        if path == "/silences":
+            silences.set_remote(changed.id, remote.create(changed))
+        elif changed.remote_id:
+            remote.expire(changed.remote_id)
+    except SilenceSyncError as exc:
+        log.warning("silence %s not mirrored to Alertmanager: %s", changed.id, exc)

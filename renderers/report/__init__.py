@@ -1,0 +1,1 @@
+"""The weekly status report rendered: Markdown from a template, SVG charts, HTML."""
