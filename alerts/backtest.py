@@ -71,8 +71,21 @@ def episodes(fire: np.ndarray, ts: np.ndarray) -> list[Episode]:
     return [Episode(float(ts[b]), float(ts[e])) for b, e in zip(begins, ends, strict=True)]
 
 
+def about(start: float, end: float, fault: FaultRecord) -> bool:
+    """An alert firing over ``[start, end]`` is about ``fault`` when it overlaps the fault
+    or its afterglow. One rule for the back-test and the weekly report."""
+    return start <= fault.end + AFTERGLOW_S and end >= fault.start
+
+
+def time_to_detect(fault: FaultRecord, spans: Sequence[tuple[float, float]]) -> float | None:
+    """Fault start -> the first firing about it (0 when one was already firing); None
+    when no firing is about it."""
+    hits = [start for start, end in spans if about(start, end, fault)]
+    return max(0.0, min(hits) - fault.start) if hits else None
+
+
 def _overlaps(ep: Episode, fault: FaultRecord) -> bool:
-    return ep.start <= fault.end + AFTERGLOW_S and ep.end >= fault.start
+    return about(ep.start, ep.end, fault)
 
 
 def score(rule: Rule, kinds: Sequence[str], eps: Sequence[Episode],
@@ -85,11 +98,8 @@ def score(rule: Rule, kinds: Sequence[str], eps: Sequence[Episode],
     true_eps = [e for e in eps if any(_overlaps(e, f) for f in faults)]
     false = len(eps) - len(true_eps)
     mine = [f for f in faults if f.kind in kinds]
-    ttds = []
-    for f in mine:
-        hits = [e.start for e in eps if _overlaps(e, f)]
-        if hits:
-            ttds.append(max(0.0, min(hits) - f.start))
+    spans = [(e.start, e.end) for e in eps]
+    ttds = [t for f in mine if (t := time_to_detect(f, spans)) is not None]
     return BacktestResult(
         rule=rule.id, k=rule.k, fires=len(eps), false_alarms=false,
         false_alarms_per_day=false / days if days > 0 else float("nan"),

@@ -1,4 +1,5 @@
-"""The I/O edge of tuning: read a baseline from the store and the faults beside it."""
+"""The tuning baseline: the rules' metrics read from the store on the scrape grid, and the
+faults recorded beside them."""
 
 from __future__ import annotations
 
@@ -9,9 +10,6 @@ import numpy as np
 
 from monitoring.groundtruth import FaultLog, FaultRecord
 from monitoring.store.base import Store
-
-# The store's scrape interval: one grid point per sample.
-STEP_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -26,8 +24,9 @@ class History:
 
 
 def read_history(store: Store, metric_ids: Sequence[str], start: float, end: float,
-                 faults: FaultLog | None = None, step: float = STEP_S) -> History:
-    """Every metric on one regular grid over [start, end], plus the faults in range."""
+                 faults: FaultLog | None = None, *, step: float) -> History:
+    """Every metric on one regular grid over [start, end] (``step``: the scrape interval,
+    one grid point per sample), plus the faults in range."""
     # Snap to the step so grids from different runs line up with the evaluator's.
     start = np.ceil(start / step) * step
     end = np.floor(end / step) * step

@@ -74,6 +74,15 @@ ALERT_WINDOWS: tuple[float, ...] = tuple(sorted(
 LONGEST_S = max(ALERT_WINDOWS)
 
 
+def joined_weights(ts: np.ndarray, weight_ts: np.ndarray, weight_values: np.ndarray
+                   ) -> np.ndarray:
+    """The weight series at each of the indicator's timestamps (NaN where missing): both
+    come from the same scrape, so their samples share timestamps."""
+    lookup = dict(zip(np.asarray(weight_ts).tolist(), np.asarray(weight_values).tolist(),
+                      strict=True))
+    return np.array([lookup.get(t, np.nan) for t in np.asarray(ts).tolist()], dtype=float)
+
+
 def events(slo: SLO, values: np.ndarray, weights: np.ndarray | None = None
            ) -> tuple[np.ndarray, np.ndarray]:
     """Per minute: (bad events, all events). Minutes without data count as no events."""

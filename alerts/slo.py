@@ -90,11 +90,17 @@ class SLO(_Strict):
     @property
     def budget(self) -> float:
         """The allowed bad fraction: 0.0005 for 99.95%."""
-        return round(1 - self.objective / 100, 12)  # 0.0005, not 0.000500000000000034
+        return allowed_fraction(self.objective)
 
     @property
     def title(self) -> str:
         return self.description or self.name
+
+
+def allowed_fraction(objective: float) -> float:
+    """The bad fraction an objective in percent allows: 0.0005 for 99.95 (rounded, so
+    not 0.000500000000000034); one formula for budgets, burn rates and Grafana."""
+    return round(1 - objective / 100, 12)
 
 
 def _latency(region: str) -> SLO:

@@ -25,12 +25,12 @@ from monitoring import catalog
 from monitoring.durations import format_duration
 
 GROUP_NAME = "ionmon-slo"
-BAD_MINUTE = "slo:sli_bad:minute"
+BAD_MINUTE = catalog.SLO_BAD_MINUTE
 _BAD_OP = {"<=": ">", "<": ">=", ">=": "<", ">": "<="}  # the complement of the good side
 
 
 def ratio_name(window_s: float) -> str:
-    return f"slo:sli_error:ratio_rate{format_duration(window_s)}"
+    return catalog.slo_error_ratio(format_duration(window_s))
 
 
 def windows() -> tuple[float, ...]:
@@ -60,7 +60,7 @@ def recording_rules(slo: SLO) -> list[dict]:
         else:
             expr = f"avg_over_time({_sel(BAD_MINUTE, slo)}[{format_duration(w)}])"
         out.append({"record": ratio_name(w), "expr": expr, "labels": {"slo": slo.name}})
-    out.append({"record": "slo:error_budget_remaining:ratio",
+    out.append({"record": catalog.SLO_BUDGET_REMAINING,
                 "expr": f"1 - avg_over_time({_sel(ratio_name(300), slo)}"
                         f"[{format_duration(slo.window)}]) / {_num(slo.budget)}",
                 "labels": {"slo": slo.name}})

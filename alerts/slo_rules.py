@@ -13,14 +13,23 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from alerts.burn import POLICIES, BurnCondition, BurnPolicy, burn_rates, condition_value, events
+from alerts.burn import (
+    POLICIES,
+    BurnCondition,
+    BurnPolicy,
+    burn_rates,
+    condition_value,
+    events,
+    joined_weights,
+)
 from alerts.evaluator import STALENESS_S, Query
 from alerts.rules import Bound, Rule
 from alerts.runbooks import runbook_for
 from alerts.slo import SLO
+from monitoring import catalog
 from monitoring.store.base import Store
 
-PREFIX = "slo:"
+PREFIX = catalog.SLO_RULE_PREFIX
 
 
 def rule_id(slo: SLO, policy: BurnPolicy) -> str:
@@ -92,8 +101,7 @@ def read_indicator(store: Store, slo: SLO, start: float, end: float
     weights = None
     if slo.indicator.weight is not None:
         w = got[slo.indicator.weight]
-        lookup = dict(zip(w.ts.tolist(), w.values.tolist(), strict=True))
-        weights = np.array([lookup.get(t, np.nan) for t in s.ts.tolist()])
+        weights = joined_weights(s.ts, w.ts, w.values)
     return np.asarray(s.ts, dtype=float), np.asarray(s.values, dtype=float), weights
 
 

@@ -65,7 +65,7 @@ def main() -> int:
             end = max(float(store.read(m, 0, 4e9).ts[-1]) for m in metrics)
         faults = FaultLog(db)
         t0 = time.perf_counter()
-        history = read_history(store, metrics, end - WEEK_S, end, faults)
+        history = read_history(store, metrics, end - WEEK_S, end, faults, step=60.0)
         t_read = time.perf_counter() - t0
         t0 = time.perf_counter()
         proposals = tune(RULE_SPECS, history.ts, history.values, history.faults)

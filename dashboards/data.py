@@ -15,7 +15,7 @@ from typing import Literal
 
 import numpy as np
 
-from alerts.burn import Budget, budget_at
+from alerts.burn import Budget, budget_at, joined_weights
 from alerts.runbooks import DEFAULT_BASE_URL, runbook_for
 from alerts.slo import SLO, default_slos
 from dashboards.alertview import AlertView
@@ -202,13 +202,6 @@ def metric_data(metric_id: str, series: Series, threshold: Target | None,
     )
 
 
-def joined_weights(values: Series, weights: Series) -> np.ndarray:
-    """``weights`` at each of ``values``' timestamps (NaN where missing): both series
-    come from the same scrape, so their samples share timestamps."""
-    lookup = dict(zip(weights.ts.tolist(), weights.values.tolist(), strict=True))
-    return np.array([lookup.get(t, np.nan) for t in values.ts.tolist()], dtype=float)
-
-
 def slo_budgets(slos: Sequence[SLO], series: Mapping[str, Series], at: float,
                 runbook_base: str = DEFAULT_BASE_URL) -> tuple[BudgetView, ...]:
     """Every SLO's budget at ``at`` from raw samples, by ``alerts.burn.budget_at`` (pure)."""
@@ -218,7 +211,8 @@ def slo_budgets(slos: Sequence[SLO], series: Mapping[str, Series], at: float,
         s = series.get(ind.metric) or Series.empty(ind.metric)
         weights = None
         if ind.weight is not None:
-            weights = joined_weights(s, series.get(ind.weight) or Series.empty(ind.weight))
+            w = series.get(ind.weight) or Series.empty(ind.weight)
+            weights = joined_weights(s.ts, w.ts, w.values)
         book = runbook_for(slo.name)
         out.append(BudgetView(budget_at(slo, s.ts, s.values, weights, at),
                               book.url(runbook_base) if book else "",

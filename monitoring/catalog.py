@@ -228,6 +228,18 @@ def _sli_series() -> list[Metric]:
     return out
 
 
+# Names of the recorded series the SLO rules write (Prometheus recording rules); every
+# other module reads them from here.
+SLO_RULE_PREFIX = "slo:"
+SLO_BAD_MINUTE = "slo:sli_bad:minute"  # 1 when a minute misses a threshold objective
+SLO_BUDGET_REMAINING = "slo:error_budget_remaining:ratio"
+
+
+def slo_error_ratio(window: str) -> str:
+    """The recorded error ratio of an SLO over ``window`` (``5m``, ``1h``, ``28d``)."""
+    return f"slo:sli_error:ratio_rate{window}"
+
+
 def _build(metrics: list[Metric]) -> Mapping[str, Metric]:
     by_id: dict[str, Metric] = {}
     for metric in metrics:

@@ -13,8 +13,10 @@ from typing import Any
 from grafanalib import core as g
 from grafanalib._gen import DashboardEncoder
 
+from alerts.slo import allowed_fraction
 from alerts.slo_export import ratio_name
 from dashboards.data import BudgetView, DashboardData, MetricData, PanelData
+from monitoring import catalog
 from monitoring.catalog import CATALOG, Target
 from monitoring.durations import format_duration
 
@@ -25,7 +27,7 @@ DATASOURCE = {"type": "prometheus", "uid": f"${{{DS_VARIABLE}}}"}
 RATE_WINDOW = "$__rate_interval"  # Grafana picks a window that fits the scrape interval
 GRID_SCALE = 2  # our 12-column grid in Grafana's 24
 HEIGHT = {"stat": 5, "timeseries": 8, "table": 8, "alerts": 7, "budget": 8}
-BUDGET_REMAINING = "slo:error_budget_remaining:ratio"  # recorded by alerts.slo_export
+BUDGET_REMAINING = catalog.SLO_BUDGET_REMAINING  # recorded by alerts.slo_export
 UNITS = {"ms": "ms", "s": "s", "%": "percent", "req/s": "reqps", "per s": "cps",
          "count": "short", "MB": "decmbytes", "cores": "short", "regions": "short"}
 GOOD, BAD, NEUTRAL = "green", "red", "blue"
@@ -63,7 +65,7 @@ def budget_burn_expr(budgets: tuple[BudgetView, ...], window_s: float) -> str:
     recorded error ratio over that SLO's allowed one, one ``or`` term per SLO."""
     terms = []
     for v in budgets:
-        budget = round(1 - v.budget.objective / 100, 12)
+        budget = allowed_fraction(v.budget.objective)
         terms.append(f'{ratio_name(window_s)}{{slo="{v.budget.slo}"}} / {budget!r}')
     return " or ".join(f"({t})" for t in terms)
 

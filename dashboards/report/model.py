@@ -13,7 +13,8 @@ from typing import Literal
 
 import numpy as np
 
-from alerts.burn import POLICIES, events, spent_share
+from alerts.backtest import about, time_to_detect
+from alerts.burn import POLICIES, events, joined_weights, spent_share
 from alerts.rules import RULE_SPECS
 from alerts.slo import SLO
 from alerts.slo_rules import rule_id
@@ -34,7 +35,6 @@ FAULT_METRICS: Mapping[str, tuple[str, ...]] = {
 }
 BASELINE_S = 2 * 3600  # the incident baseline: this long before the fault, outside faults
 SETTLE_S = 60.0  # a sample at t covers (t - 60 s, t]: the minute after a fault still shows it
-DETECT_WINDOW_S = 15 * 60  # an alert this soon after a fault's end still counts as detecting it
 ROLLING = 15  # samples in the window whose mean measures how far a metric moved
 MAX_CHARTS = 6
 MIN_CHART_SCORE = 4.0  # robust z-score below which a metric is not called "moved"
@@ -341,7 +341,8 @@ def alert_episodes(history: Sequence[Mapping], window: Window,
 def _episode(rule: str, ep: dict, resolved_at: float | None,
              faults: Sequence[FaultRecord]) -> AlertEpisode:
     fired, metric = ep["fired_at"], ep["metric"]
-    near = [f for f in faults if f.start <= fired <= f.end + DETECT_WINDOW_S]
+    until = math.inf if resolved_at is None else resolved_at
+    near = [f for f in faults if about(fired, until, f)]
     # Prefer the fault known to move the alert's metric; else any fault at that time.
     caught = next((f for f in near if metric in fault_metrics(f)), near[0] if near else None)
     return AlertEpisode(rule, metric, ep["pending_at"], fired, resolved_at, ep["value"], caught)
@@ -363,9 +364,7 @@ def slo_events(slo: SLO, series: Mapping[str, SeriesData], week: Window
     weights = None
     if slo.indicator.weight is not None:
         w = series.get(slo.indicator.weight, SeriesData.empty()).within(week)
-        # Both come from the same scrape: join on the sample's timestamp.
-        lookup = dict(zip(w.ts.tolist(), w.values.tolist(), strict=True))
-        weights = np.array([lookup.get(t, np.nan) for t in s.ts.tolist()], dtype=float)
+        weights = joined_weights(s.ts, w.ts, w.values)
     bad, total = events(slo, s.values, weights)
     return s.ts, bad, total
 
@@ -394,23 +393,20 @@ def rule_times(history: Sequence[Mapping], week: Window, faults: Sequence[FaultR
                catches: Mapping[str, tuple[str, ...]]) -> tuple[RuleTimes, ...]:
     """MTTD and MTTR per rule: every rule meant for a fault this week or that fired.
 
-    MTTD is fault start -> the rule's first firing at or after it (within the fault or
-    ``DETECT_WINDOW_S`` after it); MTTR is firing -> resolved, over the week's firings.
+    MTTD is fault start -> the rule's first firing about it, as the back-test counts it
+    (``alerts.backtest.time_to_detect``); MTTR is firing -> resolved, over the week's
+    firings.
     """
-    firings: dict[str, list[float]] = {}
-    for row in history:
-        if row["new"] == "firing":
-            firings.setdefault(row["rule"], []).append(float(row["at"]))
     episodes = alert_episodes(history, week, faults)
+    spans: dict[str, list[tuple[float, float]]] = {}
+    for e in alert_episodes(history, Window(-math.inf, math.inf), faults):
+        end = math.inf if e.resolved_at is None else e.resolved_at
+        spans.setdefault(e.rule, []).append((e.fired_at, end))
     rules = sorted(set(catches) | {e.rule for e in episodes})
     out = []
     for rule in rules:
         meant = [f for f in faults if f.kind in catches.get(rule, ())]
-        ttd = []
-        for f in meant:
-            hits = [t for t in firings.get(rule, ()) if f.start <= t <= f.end + DETECT_WINDOW_S]
-            if hits:
-                ttd.append(min(hits) - f.start)
+        ttd = [t for f in meant if (t := time_to_detect(f, spans.get(rule, []))) is not None]
         mine = [e for e in episodes if e.rule == rule]
         ttr = [e.duration_s for e in mine if e.duration_s is not None]
         if not meant and not mine:

@@ -264,7 +264,8 @@ def test_tuner_proposes_the_same_thresholds(both: Both) -> None:
     settings = both.config.alerts
     metrics = sorted({m for s in RULE_SPECS for m in s.metrics})
     excluded = _by_design(both)
-    histories = [read_history(store, metrics, both.start + STEP_S, both.end, both.faults)
+    histories = [read_history(store, metrics, both.start + STEP_S, both.end, both.faults,
+                              step=STEP_S)
                  for store in (both.embedded, both.prometheus)]
     for h in histories:
         for m in metrics:

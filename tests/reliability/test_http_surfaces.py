@@ -11,7 +11,7 @@ import pytest
 from engine.cluster import EDGE, Cluster
 from engine.config import EngineConfig
 from monitoring.app.config import Config, ConfigError, parse_config
-from monitoring.app.live.serve import Page, serve_http
+from monitoring.app.live.server import Page, serve_http
 from tests.servers import http_request
 
 TOKEN = "s3cret-dashboard-token"

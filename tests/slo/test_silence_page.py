@@ -14,7 +14,8 @@ from prometheus_client import CollectorRegistry
 
 from alerts.silence import SilenceStore
 from monitoring.app.config import Config, parse_config
-from monitoring.app.live.serve import MAX_REQUEST_BODY, make_post_router, make_router, serve_http
+from monitoring.app.live.routes import make_post_router, make_router
+from monitoring.app.live.server import MAX_REQUEST_BODY, serve_http
 from monitoring.app.scheduler import JobStateDB
 from tests.servers import http_request
 
