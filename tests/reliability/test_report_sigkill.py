@@ -17,7 +17,7 @@ import yaml
 from monitoring.groundtruth import FaultLog, FaultRecord
 from monitoring.store.sqlite import SQLiteStore
 from monitoring.timerange import iso_week
-from tests.report.conftest import INDEX_FAULT_AT, INDEX_FAULT_S, synthetic_points
+from tests.app.report.conftest import INDEX_FAULT_AT, INDEX_FAULT_S, synthetic_points
 
 WEEK = "2026-W46"
 TIMED_KILLS_S = (0.4, 0.7, 0.9, 1.1)  # after spawn: loading, building, writing

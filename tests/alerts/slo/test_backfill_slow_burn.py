@@ -14,7 +14,7 @@ import pytest
 from alerts.burn import PAGE, TICKET
 from alerts.slo import default_slos
 from monitoring.timerange import iso_week
-from tests.slo.realburn import (
+from tests.alerts.slo.realburn import (
     backfilled,
     evaluate_every_minute,
     fault_burn,

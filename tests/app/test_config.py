@@ -49,3 +49,37 @@ def test_durations():
     assert parse_duration("7d") == 7 * 86400
     with pytest.raises(ValueError):
         parse_duration("5 minutes")
+
+
+def test_no_slos_means_no_slos_anywhere(tmp_path):
+    """``slos: []`` declares none: the evaluator, the dashboards, the report and the
+    Prometheus export all see none (no default burn-rate rules slip back in)."""
+    import yaml
+
+    from alerts.cycle import load_rules, run_cycle
+    from alerts.slo_export import slo_rules_yaml
+    from dashboards.definitions import DASHBOARDS
+    from dashboards.loader import load_configured
+    from monitoring.app.report import load_inputs
+    from monitoring.store.sqlite import SQLiteStore
+
+    config = parse_config({
+        "slos": [],
+        "store": {"path": str(tmp_path / "ionmon.db")},
+        "alerts": {"rules_path": str(tmp_path / "rules.yaml"),
+                   "state_path": str(tmp_path / "alerts.db")}})
+    assert config.alerting.slos == ()
+    assert load_rules(config.alerting) == ([], None)
+    store = SQLiteStore(config.store.path)
+    try:
+        result = run_cycle(config.alerting, store, 1_700_000_000.0, channels=[])
+        assert result.rules == 0 and result.states == {}
+        data = load_configured(config.alerting, DASHBOARDS["overview"], store,
+                               1_699_990_000.0, 1_700_000_000.0, 60.0)
+        assert all(not p.budgets for p in data.panels)
+        assert load_inputs(config, store, 1_699_400_000.0).slos == ()
+    finally:
+        store.close()
+    assert yaml.safe_load(slo_rules_yaml(config.slos))["groups"][0]["rules"] == []
+    # Left out, the key keeps the defaults.
+    assert len(parse_config({}).alerting.slos) == 5

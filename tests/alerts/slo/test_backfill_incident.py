@@ -15,7 +15,7 @@ from alerts.evaluator import evaluate, store_query
 from alerts.slo import default_slos
 from alerts.slo_rules import read_indicator, slo_query, slo_rules
 from monitoring.timerange import iso_week
-from tests.slo.realburn import backfilled
+from tests.alerts.slo.realburn import backfilled
 
 SLO = next(s for s in default_slos() if s.name == "availability")
 RATE_WINDOW_S = 300  # each minute's ratio covers the 5 minutes before it

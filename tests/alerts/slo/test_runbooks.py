@@ -10,7 +10,7 @@ from alerts.slo import default_slos
 from alerts.slo_rules import slo_rules
 from monitoring.app.cli import main
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_every_rule_and_slo_has_a_runbook():

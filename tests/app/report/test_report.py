@@ -14,8 +14,8 @@ from monitoring.catalog import CATALOG
 from monitoring.store.sqlite import SQLiteStore
 from monitoring.timerange import WEEK_S
 from renderers.report import fmt
-from tests.report.conftest import INDEX_FAULT_AT, Built
-from tests.report.helpers import key_metrics, number, section, table_rows
+from tests.app.report.conftest import INDEX_FAULT_AT, Built
+from tests.app.report.helpers import key_metrics, number, section, table_rows
 
 
 def _week_values(store: SQLiteStore, metric_id: str, start: float) -> np.ndarray:

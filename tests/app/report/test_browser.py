@@ -7,10 +7,10 @@ from pathlib import Path
 from monitoring.app.report import generate
 from monitoring.store.sqlite import SQLiteStore
 from renderers.report.render import markdown_to_html
+from tests.app.report.conftest import Built
 from tests.renderers.cdp import chromium_or_skip
-from tests.report.conftest import Built
 
-SCREENSHOT = Path(__file__).resolve().parents[2] / "out" / "screenshots" / "report.png"
+SCREENSHOT = Path(__file__).resolve().parents[3] / "out" / "screenshots" / "report.png"
 
 PAGE_CHECK = """({
   tables: document.querySelectorAll('table').length,

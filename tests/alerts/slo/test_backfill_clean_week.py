@@ -16,7 +16,7 @@ from alerts.evaluator import store_query
 from alerts.slo import default_slos
 from alerts.slo_rules import series_id, slo_query
 from monitoring.timerange import WEEK_S, iso_week
-from tests.slo.realburn import backfilled, evaluate_every_minute, slo_series
+from tests.alerts.slo.realburn import backfilled, evaluate_every_minute, slo_series
 
 SLOS = default_slos()
 # The fixture models a whole week through the real engine: minutes, not seconds.

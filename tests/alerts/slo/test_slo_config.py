@@ -5,7 +5,7 @@ import pytest
 from alerts.slo import default_slos
 from monitoring.app.config import ConfigError, load_config, parse_config
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_config_yaml_declares_the_default_slos():

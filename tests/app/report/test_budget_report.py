@@ -16,7 +16,7 @@ from monitoring.store.base import Point
 from monitoring.store.sqlite import SQLiteStore
 from monitoring.timerange import WEEK_S, iso_week
 from renderers.report import fmt
-from tests.report.helpers import number, section, table_rows
+from tests.app.report.helpers import number, section, table_rows
 
 WEEK = "2026-W46"
 START = iso_week(WEEK)[0]

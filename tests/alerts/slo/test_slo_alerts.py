@@ -4,7 +4,7 @@ import numpy as np
 
 from alerts.burn import PAGE, TICKET
 from alerts.slo import default_slos
-from tests.slo.synth import availability, minutes, run_alerts, step
+from tests.alerts.slo.synth import availability, minutes, run_alerts, step
 
 SLO = next(s for s in default_slos() if s.name == "availability")
 DAY = 86400.0

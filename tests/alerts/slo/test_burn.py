@@ -16,7 +16,7 @@ from alerts.burn import (
     window_sums,
 )
 from alerts.slo import SLO, Indicator, default_slos
-from tests.slo.synth import minutes
+from tests.alerts.slo.synth import minutes
 
 SLOS = {s.name: s for s in default_slos()}
 

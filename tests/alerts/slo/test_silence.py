@@ -22,8 +22,8 @@ from monitoring.app.config import parse_config
 from monitoring.store.base import Point
 from monitoring.store.sqlite import SQLiteStore
 from tests.alerts.receiver import Receiver
+from tests.alerts.slo.synth import START
 from tests.servers import AlertmanagerServer, require_binary
-from tests.slo.synth import START
 
 PAGE = "slo_availability_page"
 

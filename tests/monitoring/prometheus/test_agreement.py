@@ -51,7 +51,7 @@ from monitoring.store.base import Series
 from monitoring.store.prometheus import PrometheusStore
 from monitoring.store.sqlite import SQLiteStore
 from monitoring.timerange import WEEK_S, week_start
-from tests.report.helpers import key_metrics
+from tests.app.report.helpers import key_metrics
 from tests.servers import PrometheusServer, require_binary
 
 pytestmark = pytest.mark.slow
