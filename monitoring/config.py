@@ -5,6 +5,7 @@ A bad file fails with the file, the key and what was expected; nothing starts.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -22,7 +23,7 @@ from pydantic import (
 from alerts.settings import AlertsSettings
 from alerts.slo import SLO, check_unique, default_slos
 from engine.config import EngineConfig
-from monitoring.durations import parse_duration
+from monitoring.durations import format_duration, parse_duration
 
 Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
 
@@ -58,7 +59,18 @@ class StoreConfig(_Strict):
     backend: Literal["sqlite", "prometheus"] = "sqlite"
     path: str = "data/ionmon.db"
     retention: Duration = parse_duration("35d")
+    # A sample further ahead of the store's clock is refused (and counted).
+    future_tolerance: Duration = 300.0
+    # A day is sealed into chunks this long after it ends, so late scrapes land first.
+    seal_grace: Duration = 3600.0
     prometheus: PrometheusStoreConfig = Field(default_factory=PrometheusStoreConfig)
+
+    @field_validator("retention", "future_tolerance", "seal_grace")
+    @classmethod
+    def _finite(cls, v: float) -> float:
+        if not math.isfinite(v):
+            raise ValueError(f"expected a finite duration, got {v}")
+        return v
 
 
 class TargetConfig(_Strict):
@@ -168,6 +180,18 @@ class Config(_Strict):
     @classmethod
     def _unique_slos(cls, v: list[SLO]) -> list[SLO]:
         return check_unique(v)
+
+    @model_validator(mode="after")
+    def _retention_keeps_what_is_read(self) -> Config:
+        windows = [("alerts.baseline", self.alerts.baseline),
+                   *((f"slos.{i}.window", slo.window) for i, slo in enumerate(self.slos))]
+        key, longest = max(windows, key=lambda w: w[1])
+        if self.store.retention < longest:
+            raise ValueError(
+                f"store.retention: {format_duration(self.store.retention)} would delete "
+                f"history still read by {key} ({format_duration(longest)}); set it to at "
+                f"least {format_duration(longest)}")
+        return self
 
     @model_validator(mode="after")
     def _fault_targets_exist(self) -> Config:

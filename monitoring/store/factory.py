@@ -9,7 +9,9 @@ from monitoring.store.sqlite import SQLiteStore
 
 def open_store(config: Config) -> Store:
     if config.store.backend == "sqlite":
-        return SQLiteStore(config.store.path, retention_s=config.store.retention)
+        return SQLiteStore(config.store.path, retention_s=config.store.retention,
+                           future_tolerance_s=config.store.future_tolerance,
+                           seal_grace_s=config.store.seal_grace)
     if config.store.backend == "prometheus":
         from monitoring.store.prometheus import PrometheusStore
 
