@@ -4,7 +4,6 @@ Once, a backfill sealed today's partial day that a live run had written, and a
 restarted live run then failed every scrape until 00:00 UTC (10/10 scrapes failed).
 """
 
-import sqlite3
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from monitoring.clock import VirtualClock
 from monitoring.store.base import Point
 from monitoring.store.sqlite import BLOCK_S, SQLiteStore
 from monitoring.timerange import fmt_ts, week_start
+from tests.reliability.helpers import sealed_days, write_minutes
 
 DAY0 = 1_780_000_000 // BLOCK_S * BLOCK_S
 NOW = DAY0 + 10 * 3600.0
@@ -26,17 +26,9 @@ def _scrape(t: float) -> list[Point]:
     return [Point(name, t, float(i)) for i, name in enumerate(SERIES)]
 
 
-def _blocks(path) -> set[int]:
-    with sqlite3.connect(path) as db:
-        return {row[0] for row in db.execute("SELECT DISTINCT block FROM chunks")}
-
-
 def test_backfill_of_a_past_week_leaves_todays_live_day_open(tmp_path):
     path = tmp_path / "ionmon.db"
-    live = SQLiteStore(path, clock=VirtualClock(NOW))
-    for t in np.arange(NOW - 3600, NOW + 1, 60.0):
-        live.write(_scrape(t))
-    live.close()
+    write_minutes(path, NOW, 3600, _scrape)
     start, end = DAY0 - 7 * BLOCK_S, DAY0 - 2 * BLOCK_S
     backfill = SQLiteStore(path, clock=VirtualClock(NOW))
     run = backfill.begin_backfill(start, end)
@@ -47,7 +39,7 @@ def test_backfill_of_a_past_week_leaves_todays_live_day_open(tmp_path):
     backfill.finish_backfill(run)
     backfill.seal_all()  # even sealing "everything" keeps a day open until it is over
     backfill.close()
-    assert _blocks(path) == {start + d * BLOCK_S for d in range(5)}
+    assert sealed_days(path) == {start + d * BLOCK_S for d in range(5)}
     clock = VirtualClock(NOW + 60)
     restarted = SQLiteStore(path, clock=clock)
     for _ in range(10):
@@ -74,7 +66,7 @@ def test_real_backfill_after_live_writes_then_live_carries_on(tmp_path):
          "--end", fmt_ts(end)[:10], "--no-progress"],
         capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    assert now // BLOCK_S * BLOCK_S not in _blocks(path)  # today is still open
+    assert now // BLOCK_S * BLOCK_S not in sealed_days(path)  # today is still open
     restarted = SQLiteStore(path)
     for i in range(10):
         assert restarted.write(_scrape(time.time() + i)).written == len(SERIES)

@@ -4,13 +4,12 @@ Once, one scrape run under a clock a day ahead sealed today's day, and every lat
 write was refused until the clock caught up (~22 h of no data).
 """
 
-import sqlite3
-
 import numpy as np
 
 from monitoring.clock import VirtualClock
 from monitoring.store.base import Point
 from monitoring.store.sqlite import BLOCK_S, SEAL_GRACE_S, SQLiteStore
+from tests.reliability.helpers import sealed_days, write_minutes
 
 DAY0 = 1_780_000_000 // BLOCK_S * BLOCK_S  # a UTC midnight
 NOW = DAY0 + 10 * 3600.0  # 10:00 on that day
@@ -21,17 +20,9 @@ def _scrape(t: float) -> list[Point]:
     return [Point(name, t, float(i) + t % 1000) for i, name in enumerate(SERIES)]
 
 
-def _chunks(path) -> list[tuple[int, int]]:
-    with sqlite3.connect(path) as db:
-        return db.execute("SELECT series_id, block FROM chunks ORDER BY 1, 2").fetchall()
-
-
 def test_a_writer_with_a_clock_a_day_ahead_does_not_lock_the_right_clock(tmp_path):
     path = tmp_path / "ionmon.db"
-    store = SQLiteStore(path, clock=VirtualClock(NOW))
-    for t in np.arange(NOW - 600, NOW + 1, 60.0):
-        store.write(_scrape(t))
-    store.close()
+    write_minutes(path, NOW, 600, _scrape)
     # one scrape from a process whose whole clock is a day ahead (faketime -f '+1d')
     ahead = SQLiteStore(path, clock=VirtualClock(NOW + BLOCK_S))
     assert ahead.write(_scrape(NOW + BLOCK_S)).written == len(SERIES)
@@ -60,7 +51,7 @@ def test_a_sample_from_the_future_is_refused_with_a_reason_and_counted(tmp_path)
     assert result.refused == {"future": len(SERIES)}
     assert "ahead of the store's clock" in (result.first_refusal or "")
     assert store.refused["future"] == len(SERIES)
-    assert _chunks(path) == []  # nothing sealed ahead of now: today stays open
+    assert sealed_days(path) == set()  # nothing sealed ahead of now: today stays open
     clock.advance(60)
     assert store.write(_scrape(NOW + 60)).written == len(SERIES)
     assert store.read("availability", NOW - 60, NOW + 2 * BLOCK_S).ts.tolist() == [
@@ -76,10 +67,10 @@ def test_a_day_is_sealed_only_once_over_by_the_clock_and_the_grace(tmp_path):
     store.write(_scrape(clock.now()))  # 23:59
     clock.set(DAY0 + BLOCK_S + 60)
     store.write(_scrape(clock.now()))  # 00:01 the next day: within the grace
-    assert _chunks(path) == []
+    assert sealed_days(path) == set()
     store.write(_scrape(DAY0 + BLOCK_S - 30))  # a late scrape for the day before lands
     clock.set(DAY0 + BLOCK_S + SEAL_GRACE_S + 60)
     store.write(_scrape(clock.now()))
-    assert {block for _, block in _chunks(path)} == {DAY0}
+    assert sealed_days(path) == {DAY0}
     day = store.read("availability", DAY0, DAY0 + BLOCK_S - 1)
     assert day.ts.tolist() == [DAY0 + BLOCK_S - 60, DAY0 + BLOCK_S - 30]
