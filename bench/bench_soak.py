@@ -28,6 +28,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
 from alerts.rules import Bound, Rule, write_rules  # noqa: E402
+from alerts.slo import default_slos  # noqa: E402
 from alerts.state import AlertStore  # noqa: E402
 from collectors.registry import RegistryCollector  # noqa: E402
 from engine.cluster import Cluster  # noqa: E402
@@ -111,8 +112,10 @@ def _config(work: Path) -> Config:
         "scrape": {"interval": "60s", "timeout": "5s", "rate_window": "5m"},
         "engine": {"database": {"seed_rows": 2000, "seed_users": 200},
                    "traffic": {"peak_requests_per_minute": 120}},
-        "alerts": {"rules_path": str(work / "rules.yaml"),
+        "alerts": {"rules_path": str(work / "rules.yaml"), "baseline": "2d",
                    "state_path": str(work / "alerts.db"), "channels": {"log": False}},
+        # Retention may not be shorter than the windows that read the store.
+        "slos": [{**slo.model_dump(), "window": "2d"} for slo in default_slos()],
         "schedule": {"evaluate_interval": "60s", "dashboards_interval": "6h",
                      "retention_cron": "15 * * * *"},
         "output_dir": str(work / "out"),
@@ -133,7 +136,7 @@ def run_soak(wall_s: float, work: Path, max_virtual_s: float | None = None) -> S
     clock = VirtualClock(START - 600)
     cluster = Cluster(config.engine, clock)
     traffic = TrafficModel(config.engine)
-    store = _CountingStore(SQLiteStore(config.store.path))
+    store = _CountingStore(SQLiteStore(config.store.path, clock=clock))
     state = JobStateDB(config.scheduler_state_path)
     counter = _Log()
     real_channels = dispatch.channels_from

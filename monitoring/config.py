@@ -6,6 +6,7 @@ the sections here are plain typed values the core's libraries are handed.
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -51,7 +52,18 @@ class StoreConfig(Strict):
     backend: Literal["sqlite", "prometheus"] = "sqlite"
     path: str = "data/ionmon.db"
     retention: Duration = parse_duration("35d")
+    # A sample further ahead of the store's clock is refused (and counted).
+    future_tolerance: Duration = 300.0
+    # A day is sealed into chunks this long after it ends, so late scrapes land first.
+    seal_grace: Duration = 3600.0
     prometheus: PrometheusStoreConfig = Field(default_factory=PrometheusStoreConfig)
+
+    @field_validator("retention", "future_tolerance", "seal_grace")
+    @classmethod
+    def _finite(cls, v: float) -> float:
+        if not math.isfinite(v):
+            raise ValueError(f"expected a finite duration, got {v}")
+        return v
 
 
 class TargetConfig(Strict):

@@ -101,12 +101,19 @@ def run_backfill(
     on_minute: Callable[[int, int], None] | None = None,
     on_cycle: Callable[[CycleResult], None] | None = None,
 ) -> BackfillSummary:
-    """Fill [start, start + days) with one sample per metric per scrape interval."""
+    """Fill [start, start + days) with one sample per metric per scrape interval.
+
+    The store records the range and, with each batch, how far it got; when it holds an
+    unfinished record of this range (a killed run), only the rest is filled.
+    """
     end = start + days * 86400
     step = config.scrape.interval
     total = int((end - start) // step)
+    run = store.begin_backfill(start, end)
+    first = round((run.done_until - start) / step)  # cycles already committed
+    resume_at = start + first * step
     warmup = max(config.backfill.warmup, config.scrape.rate_window)
-    clock = VirtualClock(start - warmup - MINUTE)
+    clock = VirtualClock(resume_at - warmup - MINUTE)
     cluster = Cluster(config.engine, clock)
     traffic = TrafficModel(config.engine)
     summary = BackfillSummary(start, end, step_s=step)
@@ -120,24 +127,27 @@ def run_backfill(
         # The service was running before the range: serve the warm-up unrecorded, so
         # the week does not open on cold caches, then prime the rate window.
         for i in range(int((warmup - config.scrape.rate_window) // MINUTE)):
-            _serve(cluster, traffic, clock, start - warmup + i * MINUTE)
+            _serve(cluster, traffic, clock, resume_at - warmup + i * MINUTE)
         for i in range(config.scrape.window_scrapes):
-            t = start - config.scrape.rate_window + i * step
+            t = resume_at - config.scrape.rate_window + i * step
             _serve(cluster, traffic, clock, t, step)
             primed = scraper.cycle(clock.now())
             if on_cycle is not None:  # the window's first scrapes, for an export of raw samples
                 on_cycle(primed)
         events = _fault_events(list(config.backfill.faults), start)
         for event in events:
-            if event.begin and event.at < end:
+            if event.begin and event.at < end and first == 0:  # a resume recorded them
                 record = FaultRecord(event.spec.kind, event.spec.target, event.at,
                                      min(event.at + max(event.spec.duration, MINUTE), end),
                                      dict(event.spec.params))
                 faultlog.record(record)
                 summary.faults.append(record)
         pending: list[Point] = []
+        if first:  # a resumed run starts the faults still on at its start, skips those over
+            events = [e for e in events if e.at >= resume_at or (
+                e.begin and e.at + max(e.spec.duration, MINUTE) > resume_at)]
         next_event = 0
-        for cycle in range(total):
+        for cycle in range(first, total):
             t0 = start + cycle * step
             t1 = t0 + step
             while next_event < len(events) and events[next_event].at < t1:
@@ -157,18 +167,24 @@ def run_backfill(
             summary.metrics_seen.update(result.values)
             summary.cycles += 1
             if summary.cycles % BATCH_CYCLES == 0 or cycle == total - 1:
-                store.write(pending)
+                store.write_backfill(run, pending, done_until=t1)
                 summary.points += len(pending)
                 pending = []
             if on_minute is not None:
                 on_minute(cycle + 1, total)
-        store.seal_all()
+        store.finish_backfill(run)
     return summary
 
 
 def prepare_range(store: SQLiteStore, faultlog: FaultLog, start: float, end: float,
                   replace: bool) -> None:
-    """Refuse to overwrite stored data unless asked to; with ``replace``, clear the range."""
+    """Refuse to overwrite stored data unless asked to; with ``replace``, clear the range.
+
+    A range whose backfill was left partial is resumed, not refused.
+    """
+    if not replace and any((run.start, run.end) == (start, end)
+                           for run in store.partial_backfills(start, end)):
+        return
     if store.has_data(start, end):
         if not replace:
             raise StoreError(
@@ -176,4 +192,5 @@ def prepare_range(store: SQLiteStore, faultlog: FaultLog, start: float, end: flo
                 "pass --replace to rebuild that range"
             )
         store.delete_range(start, end)
+    store.begin_backfill(start, end)  # recorded before the first sample; refuses the future
     faultlog.forget(start, end)

@@ -27,6 +27,7 @@ from monitoring.config import (
     Strict,
     describe_errors,
 )
+from monitoring.durations import format_duration
 
 __all__ = ["Config", "ConfigError", "load_config", "parse_config"]
 
@@ -112,6 +113,18 @@ class Config(Strict):
     @property
     def tuning_log_path(self) -> str:
         return self.schedule.tuning_log or str(Path(self.store.path).parent / "tuning.jsonl")
+
+    @model_validator(mode="after")
+    def _retention_keeps_what_is_read(self) -> Config:
+        windows = [("alerts.baseline", self.alerts.baseline),
+                   *((f"slos.{i}.window", slo.window) for i, slo in enumerate(self.slos))]
+        key, longest = max(windows, key=lambda w: w[1])
+        if self.store.retention < longest:
+            raise ValueError(
+                f"store.retention: {format_duration(self.store.retention)} would delete "
+                f"history still read by {key} ({format_duration(longest)}); set it to at "
+                f"least {format_duration(longest)}")
+        return self
 
     @model_validator(mode="after")
     def _fault_targets_exist(self) -> Config:

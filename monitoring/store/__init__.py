@@ -1,5 +1,13 @@
 """Time-series storage behind one small protocol (see ``base``)."""
 
-from monitoring.store.base import OutOfOrderSample, Point, Series, Store, StoreError
+from monitoring.store.base import (
+    Point,
+    Series,
+    Store,
+    StoreCorrupt,
+    StoreError,
+    StoreFull,
+    WriteResult,
+)
 
-__all__ = ["OutOfOrderSample", "Point", "Series", "Store", "StoreError"]
+__all__ = ["Point", "Series", "Store", "StoreCorrupt", "StoreError", "StoreFull", "WriteResult"]

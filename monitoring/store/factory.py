@@ -10,7 +10,9 @@ from monitoring.store.sqlite import SQLiteStore
 
 def open_store(store: StoreConfig, scrape: ScrapeConfig) -> Store:
     if store.backend == "sqlite":
-        return SQLiteStore(store.path, retention_s=store.retention)
+        return SQLiteStore(store.path, retention_s=store.retention,
+                           future_tolerance_s=store.future_tolerance,
+                           seal_grace_s=store.seal_grace)
     if store.backend == "prometheus":
         return PrometheusStore.from_sections(store, scrape)
     raise NotImplementedError(f"store backend {store.backend!r} is not available yet")

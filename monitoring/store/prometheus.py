@@ -27,7 +27,7 @@ import requests
 from monitoring.catalog import RECORDED
 from monitoring.config import ScrapeConfig, StoreConfig
 from monitoring.durations import format_duration
-from monitoring.store.base import Point, Series, StoreError, align
+from monitoring.store.base import Point, Series, StoreError, WriteResult, align
 
 # Prometheus refuses a query_range of more than 11,000 points per series.
 MAX_POINTS = 11_000
@@ -131,11 +131,12 @@ class PrometheusStore:
 
     # -- the protocol -------------------------------------------------------------------
 
-    def write(self, points: Iterable[Point]) -> None:
+    def write(self, points: Iterable[Point]) -> WriteResult:
         if any(True for _ in points):
             raise StoreError(f"store Prometheus at {self.shown_url} is read-only: Prometheus "
                              "scrapes its own data (point it at the engine with "
                              "'ionmon prometheus-config')")
+        return WriteResult()
 
     def series_ids(self) -> list[str]:
         return sorted(self.queries)

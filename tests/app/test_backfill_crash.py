@@ -49,6 +49,10 @@ def test_sigkill_midway_loses_no_committed_sample(tmp_path):
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == -signal.SIGKILL
+    store = SQLiteStore(db)
+    [run] = store.partial_backfills()  # the killed run reads as partial, with its progress
+    store.close()
+    assert run.start < run.done_until < run.end
     after = _snapshot(db)
     committed = sum(len(ts) for ts, _ in before.values())
     assert committed > 0

@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 
-from monitoring.store.base import OutOfOrderSample, Point, StoreError
-from monitoring.store.codec import decode, encode
+from monitoring.clock import VirtualClock
+from monitoring.store.base import Point, StoreError
+from monitoring.store.codec import ChunkError, decode, encode
 from monitoring.store.sqlite import BLOCK_S, SQLiteStore
 
 T0 = 1_700_000_000 // BLOCK_S * BLOCK_S
@@ -40,14 +41,31 @@ def test_step_alignment(tmp_path):
     assert np.isnan(s.values[-1])  # long after the last sample: stale
 
 
-def test_sealed_block_rejects_older_samples_but_keeps_data(tmp_path):
+def test_late_sample_for_a_sealed_day_is_merged_not_refused(tmp_path):
     store = SQLiteStore(tmp_path / "s.db")
     store.write([Point("m", T0 + 10, 1.0), Point("m", T0 + BLOCK_S + 10, 2.0)])
-    with pytest.raises(OutOfOrderSample):
-        store.write([Point("m", T0 + 20, 3.0), Point("other", T0 + 20, 4.0)])
-    # the failed batch is rolled back whole
-    assert store.read("other", T0, T0 + 2 * BLOCK_S).values.size == 0
-    assert store.read("m", T0, T0 + 2 * BLOCK_S).values.tolist() == [1.0, 2.0]
+    store.write([Point("m", T0 + 20, 3.0), Point("m", T0 + 10, 1.5)])  # into the sealed day
+    assert store.read("m", T0, T0 + 2 * BLOCK_S).values.tolist() == [1.5, 3.0, 2.0]
+    store.write([Point("m", T0 + 2 * BLOCK_S + 10, 4.0)])  # moves on: the late rows merge
+    store.close()
+    store = SQLiteStore(tmp_path / "s.db")
+    s = store.read("m", T0, T0 + 3 * BLOCK_S)
+    assert s.ts.tolist() == [T0 + 10, T0 + 20, T0 + BLOCK_S + 10, T0 + 2 * BLOCK_S + 10]
+    assert s.values.tolist() == [1.5, 3.0, 2.0, 4.0]
+
+
+def test_failed_batch_is_rolled_back_whole(tmp_path):
+    store = SQLiteStore(tmp_path / "s.db")
+    store.write([Point("m", T0 + 10, 1.0)])
+    with pytest.raises(StoreError, match="bad series name"):
+        store.write([Point("new", T0 + 20, 3.0), Point("", T0 + 20, 4.0)])
+    assert store.read("new", T0, T0 + BLOCK_S).values.size == 0
+    # the series created by the failed batch is not remembered: a later write keeps it
+    store.write([Point("other", T0 + 30, 5.0), Point("new", T0 + 30, 6.0)])
+    store.close()
+    store = SQLiteStore(tmp_path / "s.db")
+    assert store.read("new", T0, T0 + BLOCK_S).values.tolist() == [6.0]
+    assert store.read("other", T0, T0 + BLOCK_S).values.tolist() == [5.0]
 
 
 def test_bytes_per_sample_on_noisy_data_is_under_eight(tmp_path):
@@ -69,11 +87,64 @@ def test_retention_drops_old_blocks(tmp_path):
     store = SQLiteStore(tmp_path / "s.db", retention_s=2 * BLOCK_S)
     store.write([Point("m", T0 + d * BLOCK_S, float(d)) for d in range(5)])
     store.seal_all()
-    store.apply_retention(now=T0 + 5 * BLOCK_S)
+    assert store.apply_retention(now=T0 + 5 * BLOCK_S) == 3
     assert store.read("m", T0, T0 + 5 * BLOCK_S).values.tolist() == [3.0, 4.0]
+
+
+@pytest.mark.parametrize("retention", [0.0, -1.0, float("nan")])
+def test_retention_that_would_delete_everything_is_refused(tmp_path, retention):
+    with pytest.raises(StoreError, match="retention must be positive"):
+        SQLiteStore(tmp_path / "s.db", retention_s=retention)
 
 
 def test_bad_range_is_a_clear_error(tmp_path):
     store = SQLiteStore(tmp_path / "s.db")
     with pytest.raises(StoreError, match="before start"):
         store.read("m", 10, 5)
+
+
+def test_codec_checksum_finds_a_damaged_chunk():
+    blob = bytearray(encode(T0 + np.arange(100) * 60.0, np.arange(100.0)))
+    blob[-3] ^= 0xFF
+    with pytest.raises(ChunkError, match="checksum"):
+        decode(bytes(blob))
+    with pytest.raises(ChunkError, match="version"):
+        decode(b"\x07" + bytes(blob[1:]))
+
+
+def test_codec_reads_chunks_written_before_the_checksum():
+    ts, values = T0 + np.arange(10) * 60.0, np.arange(10.0)
+    v1 = b"\x01" + encode(ts, values)[5:]  # version byte, then no CRC
+    ts2, values2 = decode(v1)
+    assert np.array_equal(ts2, ts) and np.array_equal(values2, values)
+
+
+def test_backfill_record_progress_partial_and_resume(tmp_path):
+    path = tmp_path / "s.db"
+    store = SQLiteStore(path)
+    run = store.begin_backfill(T0, T0 + 2 * BLOCK_S)
+    store.write_backfill(run, [Point("m", T0 + 60, 1.0)], done_until=T0 + BLOCK_S)
+    store.close()  # as if killed: never finished
+    store = SQLiteStore(path)
+    [partial] = store.partial_backfills(T0, T0 + BLOCK_S)
+    assert partial.missing == (T0 + BLOCK_S, T0 + 2 * BLOCK_S)
+    assert "partial" in partial.describe()
+    assert store.partial_backfills(T0 + 3 * BLOCK_S, T0 + 4 * BLOCK_S) == []
+    resumed = store.begin_backfill(T0, T0 + 2 * BLOCK_S)
+    assert resumed.id == run.id and resumed.done_until == T0 + BLOCK_S
+    store.write_backfill(resumed, [Point("m", T0 + BLOCK_S + 60, 2.0)],
+                         done_until=T0 + 2 * BLOCK_S)
+    done = store.finish_backfill(resumed)
+    assert done.complete and store.partial_backfills() == []
+    assert store.read("m", T0, T0 + 2 * BLOCK_S).values.tolist() == [1.0, 2.0]
+    assert store.stats()["samples"] == 2
+    # a new backfill of the same range after completion is a new record
+    assert store.begin_backfill(T0, T0 + 2 * BLOCK_S).id != run.id
+
+
+def test_backfill_of_the_future_is_refused(tmp_path):
+    store = SQLiteStore(tmp_path / "s.db", clock=VirtualClock(T0))
+    with pytest.raises(StoreError, match="fills the past"):
+        store.begin_backfill(T0, T0 + BLOCK_S)
+    with pytest.raises(StoreError, match="not after its start"):
+        store.begin_backfill(T0 - BLOCK_S, T0 - BLOCK_S)

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from alerts.rules import Bound, Rule
+from monitoring.clock import VirtualClock
+from monitoring.store.base import Point
+from monitoring.store.sqlite import SQLiteStore
 from tests.servers import free_port
 
 
@@ -93,3 +101,18 @@ class FlakyReceiver:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+
+def sealed_days(path: Path) -> set[int]:
+    """The UTC days (epoch seconds) the embedded store at ``path`` holds as chunks."""
+    with sqlite3.connect(path) as db:
+        return {row[0] for row in db.execute("SELECT DISTINCT block FROM chunks")}
+
+
+def write_minutes(path: Path, now: float, since_s: float,
+                  scrape: Callable[[float], list[Point]]) -> None:
+    """A live run that wrote a scrape every minute of [now - since_s, now], then stopped."""
+    store = SQLiteStore(path, clock=VirtualClock(now))
+    for t in np.arange(now - since_s, now + 1, 60.0):
+        store.write(scrape(float(t)))
+    store.close()

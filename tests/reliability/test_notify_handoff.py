@@ -16,6 +16,7 @@ from alerts.cycle import run_cycle
 from alerts.rules import write_rules
 from alerts.state import AlertStore
 from monitoring.app.config import load_config
+from monitoring.clock import VirtualClock
 from monitoring.store.base import Point
 from monitoring.store.sqlite import SQLiteStore
 from tests.alerts.receiver import Receiver
@@ -32,6 +33,7 @@ _CHILD = textwrap.dedent("""
     import alerts.cycle as cycle
     from alerts.state import AlertStore
     from monitoring.app.config import load_config
+    from monitoring.clock import VirtualClock
     from monitoring.store.sqlite import SQLiteStore
 
     config_path, point, now = sys.argv[1], sys.argv[2], float(sys.argv[3])
@@ -46,7 +48,7 @@ _CHILD = textwrap.dedent("""
     else:
         AlertStore.mark_queued = die
     config = load_config(config_path)
-    store = SQLiteStore(config.store.path)
+    store = SQLiteStore(config.store.path, clock=VirtualClock(now + 3600))
     cycle.run_cycle(config.alerting, store, now, deadline_s=1)
     sys.exit("not killed")
 """)
@@ -71,7 +73,7 @@ def test_kill_between_state_save_and_outbox_delivers_once(tmp_path, point):
     with Receiver() as hook:
         config_path = _config(tmp_path, hook.url + "/hook")
         config = load_config(config_path)
-        store = SQLiteStore(config.store.path)
+        store = SQLiteStore(config.store.path, clock=VirtualClock(T0 + 3600))
         try:
             for t in (T0, T0 + 60, T0 + 120):
                 store.write([Point("regions_up", t, 2)])
@@ -85,7 +87,7 @@ def test_kill_between_state_save_and_outbox_delivers_once(tmp_path, point):
                 assert states.load()[RULE.id].state == "firing"  # the save was committed
             finally:
                 states.close()
-            store = SQLiteStore(config.store.path)
+            store = SQLiteStore(config.store.path, clock=VirtualClock(T0 + 3600))
             for now in (T0 + 60, T0 + 120):  # the restarted process, two evaluations
                 result = run_cycle(config.alerting, store, now, deadline_s=1)
                 assert result.states[RULE.id].state == "firing"

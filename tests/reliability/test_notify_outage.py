@@ -20,6 +20,7 @@ from alerts.notify.base import Notifier
 from alerts.notify.dispatch import channels_from, notify_changes
 from alerts.settings import AlertsSettings
 from alerts.state import AlertStore
+from monitoring.clock import VirtualClock
 from monitoring.store.base import Point
 from monitoring.store.sqlite import SQLiteStore
 from tests.alerts.receiver import Receiver
@@ -36,7 +37,7 @@ class _Loop:
     def __init__(self, tmp: Path, settings: AlertsSettings,
                  channels: Callable[[], list[Notifier]] | None = None,
                  t0: float = T0) -> None:
-        self.store = SQLiteStore(tmp / "ionmon.db")
+        self.store = SQLiteStore(tmp / "ionmon.db", clock=VirtualClock(t0 + 30 * 86400))
         self.alerts = AlertStore(tmp / "alerts.db")
         self.settings = settings
         self.tmp = tmp

@@ -36,7 +36,7 @@ def _run(c: Cluster, tmp_path, rules, minutes: int, at_minute: Callable[[int], N
     urls = c.start_http()
     scraper = Scraper([ExpositionCollector(n, f"{u}/metrics", clock, timeout_s=5)
                        for n, u in urls.items()], window_scrapes=1)
-    store = SQLiteStore(tmp_path / "ionmon.db")
+    store = SQLiteStore(tmp_path / "ionmon.db", clock=clock)
     states: dict = {}
     transitions: list[str] = []
     seen: list[dict] = []

@@ -39,7 +39,7 @@ def test_redis_killed_engine_serves_alert_fires_and_resolves(tmp_path):
         config = EngineConfig(cache=CacheConfig(l2="redis", l2_url=redis_server.url),
                               database=DatabaseConfig(seed_rows=500, seed_users=50))
         clock = VirtualClock(1_800_000_000.0)
-        store = SQLiteStore(tmp_path / "ionmon.db")
+        store = SQLiteStore(tmp_path / "ionmon.db", clock=clock)
         with Cluster(config) as c:
             urls = c.start_http()
             scraper = Scraper([ExpositionCollector(n, f"{u}/metrics", clock, timeout_s=2)

@@ -80,7 +80,7 @@ def test_region_metrics_fault_is_data_and_alerts(tmp_path, cluster, fault):
     targets = {**{n: f"{u}/metrics" for n, u in urls.items()}, "asia": asia_url}
     scraper = Scraper([ExpositionCollector(n, u, clock, timeout_s=TIMEOUT_S)
                        for n, u in targets.items()], parallel=True)
-    store = SQLiteStore(tmp_path / "ionmon.db")
+    store = SQLiteStore(tmp_path / "ionmon.db", clock=clock)
     states: dict = {}
     transitions: list[str] = []
     try:
