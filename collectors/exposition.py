@@ -189,8 +189,9 @@ def parse_exposition(
     if fmt.needs_eof:
         ends = [i for i, line in enumerate(lines) if line.rstrip("\n") == _EOF]
         if not ends:
-            raise ExpositionError(f"line {len(lines)}: no '# EOF' at the end ({fmt.name} "
-                                  f"ends with it), so the body may be cut short", len(lines))
+            last = max(len(lines), 1)
+            raise ExpositionError(f"line {last}: no '# EOF' at the end ({fmt.name} ends "
+                                  f"with it), so the body may be cut short", last)
         rejected += [f"line {i + 1}: text after # EOF in {_snippet(lines, i)}: line dropped"
                      for i in range(ends[0] + 1, len(lines))]
         lines = lines[: ends[0]]
