@@ -117,9 +117,13 @@ def _blocks(lines: list[str], bad: Mapping[int, str], fmt: ExpositionFormat) -> 
                 current.claims = {name + suffix for suffix in type_suffixes(parts[3].strip())
                                   if not (fmt.created_family and suffix == "_created")}
         elif text.startswith("#") or not text.strip():
-            if current is None:  # a comment or blank line before any family
-                current = _Block(None)
-                blocks.append(current)
+            # A comment or blank line stands alone (OpenMetrics refuses both): it
+            # costs itself only, and the family around it goes on after it.
+            alone = _Block(None, [i])
+            if i in bad:
+                alone.refuse(i, bad[i])
+            blocks.append(alone)
+            continue
         else:
             match = METRIC_NAME.match(text.lstrip())
             name = match.group(0) if match else None
