@@ -84,26 +84,21 @@ def test_the_suite_is_all_there() -> None:
     assert sum(ok for _, _, ok in OM_CASES) == 44
 
 
-@pytest.mark.parametrize(("name", "body", "valid"), OM_CASES, ids=[c[0] for c in OM_CASES])
-def test_openmetrics_case(server: PayloadServer, name: str, body: bytes, valid: bool) -> None:
-    result = _scrape(server, body, OPENMETRICS)
+FORMATS = {"openmetrics": (OPENMETRICS, om_parse, "read as OpenMetrics 1.0.0"),
+           "text": (TEXT, text_parse, "read as text 0.0.4")}
+ALL_CASES = [("openmetrics", *c) for c in OM_CASES] + [("text", *c) for c in TX_CASES]
+
+
+@pytest.mark.parametrize(("fmt", "name", "body", "valid"), ALL_CASES,
+                         ids=[f"{c[0]}-{c[1]}" for c in ALL_CASES])
+def test_case(server: PayloadServer, fmt: str, name: str, body: bytes, valid: bool) -> None:
+    content_type, parse, how = FORMATS[fmt]
+    result = _scrape(server, body, content_type)
     if valid:
         assert result.up, f"{name}: {result.reason}"
         assert result.rejected == ()
-        assert result.reason is not None and result.reason.startswith("read as OpenMetrics")
-        assert _series(result) == _expected(body, om_parse)
-    else:
-        _assert_rejected(name, result)
-
-
-@pytest.mark.parametrize(("name", "body", "valid"), TX_CASES, ids=[c[0] for c in TX_CASES])
-def test_text_case(server: PayloadServer, name: str, body: bytes, valid: bool) -> None:
-    result = _scrape(server, body, TEXT)
-    if valid:
-        assert result.up, f"{name}: {result.reason}"
-        assert result.rejected == ()
-        assert result.reason is not None and result.reason.startswith("read as text 0.0.4")
-        assert _series(result) == _expected(body, text_parse)
+        assert result.reason is not None and result.reason.startswith(how)
+        assert _series(result) == _expected(body, parse)
     else:
         _assert_rejected(name, result)
 
