@@ -1,6 +1,7 @@
 """The collector protocol: one method, ``collect()``, returning a ScrapeResult.
 
 A failed scrape is data, not an exception: ``up`` is False and ``reason`` says why.
+A successful scrape may say in ``reason`` how it was read (the exposition format).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ class ScrapeResult:
     samples: tuple[Sample, ...] = ()
     reason: str | None = None
     rejected: tuple[str, ...] = field(default=())  # why individual samples were dropped
+    # Stale markers for the series this target had last time and no longer has.
+    stale: tuple[Sample, ...] = field(default=())
 
 
 class Collector(Protocol):

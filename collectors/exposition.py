@@ -1,29 +1,35 @@
-"""Scrape a Prometheus text exposition over HTTP.
+"""Scrape a Prometheus ``/metrics`` endpoint over HTTP, in the format it answers with.
 
-``parse_exposition`` is pure (text in, samples out) so tests and fuzzers call it
-directly; ``ExpositionCollector`` only adds the bounded HTTP fetch around it.
+``parse_exposition`` is pure (bytes in, samples out) so tests and fuzzers call it
+directly; ``ExpositionCollector`` adds the negotiated, bounded HTTP fetch around it,
+the scrape limits and the stale markers.
 """
 
 from __future__ import annotations
 
 import re
 import time
+import zlib
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from io import StringIO
 
 import requests
-from prometheus_client.parser import text_fd_to_metric_families
+from prometheus_client.metrics_core import Metric
 from urllib3.exceptions import ReadTimeoutError
 
 from collectors.base import Sample, ScrapeResult
 from collectors.families import families_to_samples
+from collectors.limits import ScrapeLimits
+from collectors.negotiate import ACCEPT, TEXT, ExpositionFormat, format_for
 from collectors.redact import redact
 from collectors.scrape import Clock, finish
+from collectors.staleness import SeriesTracker
+from collectors.validate import METRIC_NAME, check_family, type_suffixes
 
-MAX_BYTES = 10 * 1024 * 1024
 _CHUNK = 64 * 1024
-_ACCEPT = "text/plain;version=0.0.4;q=1.0,*/*;q=0.1"
 _ERRNO = re.compile(r"\[Errno -?\d+\] [^'\")]+")
+_EOF = "# EOF"
 
 
 class ExpositionError(ValueError):
@@ -40,7 +46,6 @@ class _CountingLines:
     def __init__(self, text: str) -> None:
         self._lines = StringIO(text)
         self.line_no = 0
-        self.line = ""
 
     def __iter__(self) -> Iterator[str]:
         return self
@@ -48,87 +53,174 @@ class _CountingLines:
     def __next__(self) -> str:
         line = next(self._lines)
         self.line_no += 1
-        self.line = line
         return line
 
 
 # A payload with more broken families than this is rejected whole: it is not an
 # exposition with a few bad lines but something else answering on /metrics.
 MAX_BROKEN_FAMILIES = 20
-_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
-_SUFFIXES = ("_bucket", "_count", "_sum", "_total", "_created", "_gcount", "_gsum", "_info")
 
 
-def _family_of(line: str) -> str | None:
-    """The metric family a line belongs to, or None when it names none (garbage)."""
-    text = line.strip()
-    if text.startswith("#"):
+@dataclass
+class _Block:
+    """The lines of one metric family, as the parser will group them."""
+
+    name: str | None
+    lines: list[int] = field(default_factory=list)  # 0-based line indices
+    claims: set[str] = field(default_factory=set)  # sample names the family owns
+    metadata: set[str] = field(default_factory=set)  # HELP, TYPE, UNIT seen
+    problem: tuple[int, str] | None = None  # (line index, why) found before parsing
+
+    def refuse(self, index: int, why: str) -> None:
+        if self.problem is None:
+            self.problem = (index, why)
+
+
+def _split_lines(body: bytes | str) -> tuple[list[str], dict[int, str]]:
+    """Lines with their newline, and the lines that are not UTF-8 (index -> why).
+
+    A newline byte never occurs inside a UTF-8 sequence, so a line that is not UTF-8
+    cannot spoil its neighbours: it costs its own family, not the scrape.
+    """
+    raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
+    parts = raw.split(b"\n")
+    if parts and parts[-1] == b"":
+        parts.pop()
+    lines: list[str] = []
+    bad: dict[int, str] = {}
+    for i, part in enumerate(parts):
+        newline = "\n" if i < len(parts) - 1 or raw.endswith(b"\n") else ""
+        try:
+            lines.append(part.decode("utf-8") + newline)
+        except UnicodeDecodeError as exc:
+            bad[i] = f"not UTF-8 at byte {exc.start} of the line"
+            lines.append(part.decode("utf-8", "replace") + newline)
+    return lines, bad
+
+
+def _blocks(lines: list[str], bad: Mapping[int, str], fmt: ExpositionFormat) -> list[_Block]:
+    """Group lines by the family they belong to (metadata, then its samples)."""
+    blocks: list[_Block] = []
+    current: _Block | None = None
+    for i, line in enumerate(lines):
+        text = line.rstrip("\n")
         parts = text.split(None, 3)
-        return parts[2] if len(parts) >= 3 and parts[1] in ("HELP", "TYPE") else None
-    match = _NAME.match(text)
-    if match is None:
-        return None
-    name = match.group(0)
-    for suffix in _SUFFIXES:
-        if name.endswith(suffix) and len(name) > len(suffix):
-            return name[: -len(suffix)]
-    return name
+        if text.startswith("#") and len(parts) >= 3 and parts[1] in ("HELP", "TYPE", "UNIT"):
+            name = parts[2]
+            if current is None or current.name != name:
+                current = _Block(name, claims={name})
+                blocks.append(current)
+            if parts[1] in current.metadata:
+                current.refuse(i, f"second {parts[1]} line for {name}")
+            current.metadata.add(parts[1])
+            if parts[1] == "TYPE" and len(parts) == 4:
+                current.claims = {name + suffix for suffix in type_suffixes(parts[3].strip())
+                                  if not (fmt.created_family and suffix == "_created")}
+        elif text.startswith("#") or not text.strip():
+            # A comment or blank line stands alone (OpenMetrics refuses both): it
+            # costs itself only, and the family around it goes on after it.
+            alone = _Block(None, [i])
+            if i in bad:
+                alone.refuse(i, bad[i])
+            blocks.append(alone)
+            continue
+        else:
+            match = METRIC_NAME.match(text.lstrip())
+            name = match.group(0) if match else None
+            if current is None or name is None or name not in current.claims:
+                current = _Block(name, claims={name} if name else set())
+                blocks.append(current)
+        current.lines.append(i)
+        if i in bad:
+            current.refuse(i, bad[i])
+    owner: dict[str, int] = {}
+    for block in blocks:
+        clash = sorted(n for n in block.claims if n in owner)
+        if clash:
+            block.refuse(block.lines[0], f"{clash[0]} clashes with the family at line "
+                                         f"{owner[clash[0]] + 1}")
+        for n in block.claims:
+            owner.setdefault(n, block.lines[0])
+    return blocks
 
 
-def _parse(lines: list[str]) -> tuple[list, int | None, str]:
-    """Families of ``lines``, or the 1-based index of the line that broke and why."""
-    counting = _CountingLines("".join(lines))
+def _parse_block(block: _Block, lines: list[str], fmt: ExpositionFormat
+                 ) -> tuple[list[Metric], tuple[int, str] | None]:
+    """The families of one block, or the line index where it broke and why."""
+    if block.problem is not None:
+        return [], block.problem
+    text = "".join(lines[i] for i in block.lines)
+    if fmt.needs_eof:
+        text += ("" if text.endswith("\n") else "\n") + _EOF + "\n"
+    counting = _CountingLines(text)
     try:
-        return list(text_fd_to_metric_families(counting)), None, ""  # type: ignore[arg-type]
-    except Exception as exc:  # the parser raises more than ValueError on odd input
-        return [], counting.line_no, str(exc) or type(exc).__name__
+        families = list(fmt.parse(counting))
+    except Exception as exc:  # the parsers raise more than ValueError on odd input
+        at = counting.line_no - 1
+        index = block.lines[at] if 0 <= at < len(block.lines) else block.lines[0]
+        return [], (index, str(exc) or f"{type(exc).__name__} from the parser")
+    sample_lines = [i for i in block.lines
+                    if lines[i].strip() and not lines[i].startswith("#")]
+    for family in families:
+        problem = check_family(family)
+        if problem is None:
+            continue
+        index = block.lines[0]
+        if problem.sample is not None and len(families) == 1 \
+                and len(sample_lines) == len(family.samples):
+            index = sample_lines[problem.sample]
+        return [], (index, problem.reason)
+    return families, None
 
 
 def parse_exposition(
-    text: str,
+    body: bytes | str,
     ts: float,
     extra_labels: Mapping[str, str] | None = None,
+    fmt: ExpositionFormat = TEXT,
 ) -> tuple[list[Sample], list[str]]:
-    """Parse text exposition format 0.0.4 with prometheus-client's parser.
+    """Parse an exposition in ``fmt`` with prometheus-client's parser for it.
 
-    Returns (samples, rejected). A line the parser refuses costs its whole metric
-    family (half a histogram is worse than none), recorded in ``rejected`` with the
-    line number; the other families are kept. A payload with no good family left, or
-    more than MAX_BROKEN_FAMILIES broken ones, fails whole with ``ExpositionError``.
-    NaN and ±Inf are kept as parsed; duplicate series are rejected.
+    Returns (samples, rejected). A family the parser refuses, or that fails the checks
+    Prometheus applies (``collectors.validate``), is dropped whole (half a histogram is
+    worse than none) and recorded in ``rejected`` with its line number and why; the
+    other families are kept. An OpenMetrics body without ``# EOF`` fails whole (it may
+    be cut short anywhere), as does a payload with no good family left, or more than
+    MAX_BROKEN_FAMILIES broken ones (``ExpositionError``).
     """
-    original = text.splitlines(keepends=True)
-    kept = list(range(len(original)))  # indices of the lines still fed to the parser
-    broken: list[tuple[int, str]] = []  # (line number, why)
-    broken_families: list[str | None] = []
-    while True:
-        families, bad, detail = _parse([original[i] for i in kept])
-        if bad is None:
-            break
-        line_no = kept[bad - 1] + 1 if 0 < bad <= len(kept) else bad
-        snippet = original[line_no - 1].rstrip("\n")[:200] if 0 < line_no <= len(original) \
-            else ""
-        message = f"line {line_no}: {detail} in {snippet!r}"
-        family = _family_of(snippet)
-        if len(broken) >= MAX_BROKEN_FAMILIES:
-            raise ExpositionError(f"{message} (and {len(broken)} more broken families)",
-                                  line_no)
-        if family is None:
-            drop = {line_no - 1}
-        else:
-            drop = {i for i in kept if _family_of(original[i]) == family}
-        if not drop & set(kept):
-            raise ExpositionError(message, line_no)
-        kept = [i for i in kept if i not in drop]
-        broken.append((line_no, message))
-        broken_families.append(family)
-    samples, rejected = families_to_samples(families, ts, extra_labels)
+    lines, bad = _split_lines(body)
+    rejected: list[str] = []
+    if fmt.needs_eof:
+        ends = [i for i, line in enumerate(lines) if line.rstrip("\n") == _EOF]
+        if not ends:
+            last = max(len(lines), 1)
+            raise ExpositionError(f"line {last}: no '# EOF' at the end ({fmt.name} ends "
+                                  f"with it), so the body may be cut short", last)
+        rejected += [f"line {i + 1}: text after # EOF in {_snippet(lines, i)}: line dropped"
+                     for i in range(ends[0] + 1, len(lines))]
+        lines = lines[: ends[0]]
+    families: list[Metric] = []
+    broken: list[tuple[int, str]] = []
+    for block in _blocks(lines, bad, fmt):
+        good, problem = _parse_block(block, lines, fmt)
+        families += good
+        if problem is None:
+            continue
+        index, why = problem
+        what = f"family {block.name} dropped" if block.name else "line dropped"
+        broken.append((index + 1, f"line {index + 1}: {why} in {_snippet(lines, index)}: "
+                                  f"{what}"))
+        if len(broken) > MAX_BROKEN_FAMILIES:
+            raise ExpositionError(f"{broken[0][1]} (and {len(broken) - 1} more broken "
+                                  f"families)", broken[0][0])
+    samples, dropped = families_to_samples(families, ts, extra_labels)
     if broken and not samples:
-        line_no, message = broken[0]
-        raise ExpositionError(message, line_no)
-    dropped = [f"{message}: family {family} dropped" if family else f"{message}: line dropped"
-               for (_, message), family in zip(broken, broken_families, strict=True)]
-    return samples, dropped + rejected
+        raise ExpositionError(broken[0][1], broken[0][0])
+    return samples, rejected + [message for _, message in broken] + dropped
+
+
+def _snippet(lines: list[str], index: int) -> str:
+    return repr(lines[index].rstrip("\n")[:200]) if 0 <= index < len(lines) else "''"
 
 
 class _FetchError(Exception):
@@ -136,7 +228,11 @@ class _FetchError(Exception):
 
 
 class ExpositionCollector:
-    """GET ``url`` and parse it; failures become ``up`` 0 with a reason."""
+    """GET ``url``, negotiate the format and parse it; failures become ``up`` 0 with a reason.
+
+    Samples keep the timestamp the payload gives them (Prometheus's
+    ``honor_timestamps: true``); the others get the scrape time from ``clock``.
+    """
 
     def __init__(
         self,
@@ -144,53 +240,58 @@ class ExpositionCollector:
         url: str,
         clock: Clock,
         timeout_s: float = 5.0,
-        max_bytes: int = MAX_BYTES,
+        limits: ScrapeLimits | None = None,
         extra_labels: Mapping[str, str] | None = None,
     ) -> None:
-        if timeout_s <= 0 or max_bytes <= 0:
-            raise ValueError("timeout_s and max_bytes must be positive")
+        if timeout_s <= 0:
+            raise ValueError(f"timeout_s must be positive, got {timeout_s}")
         self.target = target
         self.url = url
         self.clock = clock
         self.timeout_s = timeout_s
-        self.max_bytes = max_bytes
+        self.limits = limits or ScrapeLimits()
         self.extra_labels = dict(extra_labels or {})
         self._session = requests.Session()  # keep-alive across scrapes
+        self._series = SeriesTracker()
 
     def collect(self) -> ScrapeResult:
         ts = self.clock.now()
         started = time.perf_counter()
         where = f"{self.target} ({redact(self.url)})"
         try:
-            body = self._fetch(started)
-            text = body.decode("utf-8")
+            body, content_type = self._fetch(started)
         except _FetchError as exc:
-            return finish(self.target, ts, started, reason=f"{where}: {exc}")
-        except UnicodeDecodeError as exc:
-            reason = f"{where}: body is not UTF-8 at byte {exc.start}"
-            return finish(self.target, ts, started, reason=reason)
+            return self._failed(ts, started, f"{where}: {exc}")
+        fmt, how = format_for(content_type)
         try:
-            samples, rejected = parse_exposition(text, ts, self.extra_labels)
+            samples, rejected = parse_exposition(body, ts, self.extra_labels, fmt)
         except ExpositionError as exc:
-            reason = f"{where}: malformed exposition, {exc}"
-            return finish(self.target, ts, started, reason=reason)
-        return finish(self.target, ts, started, samples, rejected=rejected)
+            return self._failed(ts, started, f"{where}: malformed exposition read as {how}, "
+                                             f"{exc}")
+        over = self.limits.check(samples)
+        if over is not None:
+            return self._failed(ts, started, f"{where}: {over}")
+        stale = self._series.update(samples, ts)
+        return finish(self.target, ts, started, samples, rejected=rejected,
+                      note=f"read as {how}", stale=stale)
 
-    def _fetch(self, started: float) -> bytes:
+    def _failed(self, ts: float, started: float, reason: str) -> ScrapeResult:
+        # As in Prometheus, a failed scrape marks every series of the last one stale.
+        return finish(self.target, ts, started, reason=reason,
+                      stale=self._series.update((), ts))
+
+    def _fetch(self, started: float) -> tuple[bytes, str | None]:
         deadline = started + self.timeout_s
         try:
             with self._session.get(
                 self.url,
                 timeout=(self.timeout_s, self.timeout_s),
                 stream=True,
-                headers={"Accept": _ACCEPT},
+                headers={"Accept": ACCEPT, "Accept-Encoding": "gzip"},
             ) as resp:
                 if resp.status_code != 200:
                     raise _FetchError(f"HTTP {resp.status_code} {resp.reason}")
-                declared = resp.headers.get("Content-Length", "")
-                if declared.isdigit() and int(declared) > self.max_bytes:
-                    raise _FetchError(self._too_big(f"Content-Length {declared}"))
-                return self._read_capped(resp, deadline)
+                return self._read_capped(resp, deadline), resp.headers.get("Content-Type")
         except requests.Timeout:
             raise _FetchError(f"timeout after {self.timeout_s:g}s") from None
         except requests.ConnectionError as exc:
@@ -203,18 +304,44 @@ class ExpositionCollector:
 
     def _read_capped(self, resp: requests.Response, deadline: float) -> bytes:
         # The per-read timeout alone lets a trickling server run forever: also
-        # enforce the whole-scrape deadline, and stop reading past the byte cap.
+        # enforce the whole-scrape deadline. The body limit holds for the body once
+        # decompressed, and decompression stops as soon as it is passed.
+        limit = self.limits.body_size_limit
+        encoding = resp.headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding not in ("identity", "gzip", "deflate"):
+            raise _FetchError(f"unsupported Content-Encoding {encoding!r}")
+        inflate = None if encoding == "identity" else \
+            zlib.decompressobj(16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS)
         buf = bytearray()
-        for chunk in resp.iter_content(_CHUNK):
-            buf += chunk
-            if len(buf) > self.max_bytes:
-                raise _FetchError(self._too_big(f"more than {len(buf)} bytes read"))
+        while True:
+            chunk = resp.raw.read(_CHUNK, decode_content=False)
+            if not chunk:
+                break
+            try:
+                while chunk:
+                    room = limit + 1 - len(buf) if limit else 0
+                    if inflate is None:
+                        buf += chunk[:room] if limit else chunk
+                        chunk = b""
+                    else:
+                        buf += inflate.decompress(chunk, room)
+                        chunk = inflate.unconsumed_tail
+                    if limit and len(buf) > limit:
+                        raise _FetchError(self._too_big())
+            except zlib.error as exc:
+                raise _FetchError(f"body is not valid {encoding}: {exc}") from None
             if time.perf_counter() > deadline:
                 raise _FetchError(f"timeout after {self.timeout_s:g}s (body still arriving)")
+        if inflate is not None:
+            buf += inflate.flush()
+            if limit and len(buf) > limit:
+                raise _FetchError(self._too_big())
         return bytes(buf)
 
-    def _too_big(self, seen: str) -> str:
-        return f"body exceeds {self.max_bytes} bytes ({seen}); cut off and rejected"
+    def _too_big(self) -> str:
+        unit = "" if self.limits.body_size_limit == 1 else "s"
+        return (f"body_size_limit exceeded: body over {self.limits.body_size_limit} "
+                f"byte{unit}; cut off and rejected")
 
 
 def _short(exc: Exception) -> str:

@@ -26,15 +26,16 @@ def families_to_samples(
     ts: float,
     extra_labels: Mapping[str, str] | None = None,
 ) -> tuple[list[Sample], list[str]]:
-    """Flatten families into Samples at ``ts``; duplicates go to ``rejected``.
+    """Flatten families into Samples; duplicates go to ``rejected``.
 
-    Timestamps in the payload are ignored: samples are stamped with the scrape time
-    from the caller's clock, so backfill and live runs line up on the same grid.
+    A sample keeps the timestamp the payload gives it (Prometheus's
+    ``honor_timestamps: true``); one without is stamped ``ts``, the scrape time from
+    the caller's clock, so backfill and live runs line up on the same grid.
     Extra labels win over the payload's; a clashing payload label is kept as
     ``exported_<name>`` (what Prometheus does with ``honor_labels: false``).
     """
     drop = created_names(families)
-    seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+    seen: set[tuple[str, tuple[tuple[str, str], ...], float]] = set()
     samples: list[Sample] = []
     rejected: list[str] = []
     for family in families:
@@ -42,26 +43,14 @@ def families_to_samples(
             if s.name in drop:
                 continue
             labels = _merge(s.labels, extra_labels) if extra_labels else s.labels
-            key = (s.name, tuple(sorted(labels.items())))
-            if s.name.endswith("_bucket") and not _is_number(labels.get("le", "+Inf")):
-                # A bound that is not a number cannot be ordered: the quantile would fail.
-                rejected.append(f"bucket with a non-numeric le in "
-                                f"{format_series(s.name, labels)}")
-                continue
+            at = ts if s.timestamp is None else float(s.timestamp)
+            key = (s.name, tuple(sorted(labels.items())), at)
             if key in seen:
                 rejected.append(f"duplicate series {format_series(s.name, labels)}")
                 continue
             seen.add(key)
-            samples.append(Sample(s.name, labels, float(s.value), ts))
+            samples.append(Sample(s.name, labels, float(s.value), at))
     return samples, rejected
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _merge(labels: Mapping[str, str], extra: Mapping[str, str]) -> dict[str, str]:

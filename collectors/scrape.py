@@ -27,8 +27,12 @@ def finish(
     *,
     reason: str | None = None,
     rejected: Iterable[str] = (),
+    note: str | None = None,
+    stale: Iterable[Sample] = (),
 ) -> ScrapeResult:
     """Build the result; ``started`` is a ``time.perf_counter()`` reading.
+
+    ``reason`` fails the scrape; ``note`` says how a successful one was read.
 
     The duration is real elapsed time even under a virtual clock: it measures the
     collector, not the modelled world.
@@ -47,6 +51,7 @@ def finish(
         up=up,
         duration_s=duration,
         samples=body + meta,
-        reason=reason,
+        reason=reason if not up else note,
         rejected=tuple(rejected),
+        stale=tuple(stale),
     )

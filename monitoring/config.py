@@ -12,12 +12,14 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     BaseModel,
     BeforeValidator,
+    ByteSize,
     ConfigDict,
     Field,
     field_validator,
     model_validator,
 )
 
+from collectors.limits import ScrapeLimits
 from monitoring.durations import parse_duration
 
 Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
@@ -72,9 +74,22 @@ class TargetConfig(Strict):
     name: str = Field(min_length=1)
     kind: Literal["exposition", "redis", "postgres", "sqlite", "host"]
     url: str = ""
+    # Prometheus's scrape_config limits for an exposition target; 0 means no limit.
+    body_size_limit: ByteSize = Field(default=ByteSize(0), ge=0)  # e.g. 10MiB
+    sample_limit: int = Field(default=0, ge=0)
+    label_limit: int = Field(default=0, ge=0)
+    label_name_length_limit: int = Field(default=0, ge=0)
+    label_value_length_limit: int = Field(default=0, ge=0)
+
+    def limits(self) -> ScrapeLimits:
+        return ScrapeLimits(int(self.body_size_limit), self.sample_limit, self.label_limit,
+                            self.label_name_length_limit, self.label_value_length_limit)
 
     @model_validator(mode="after")
     def _needs_url(self) -> TargetConfig:
+        if self.kind != "exposition" and self.limits() != ScrapeLimits():
+            raise ValueError(f"target {self.name!r}: scrape limits apply to exposition "
+                             f"targets only, not {self.kind}")
         if self.kind in ("exposition", "redis", "postgres", "sqlite") and not self.url:
             raise ValueError(f"target {self.name!r} of kind {self.kind} needs a url")
         if self.kind == "exposition" and not self.url.startswith(("http://", "https://")):

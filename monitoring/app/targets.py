@@ -15,9 +15,10 @@ from monitoring.clock import Clock
 from monitoring.config import TargetConfig
 
 
-def _extra(target: TargetConfig, clock: Clock, timeout: float) -> Collector:
+def extra_collector(target: TargetConfig, clock: Clock, timeout: float) -> Collector:
     if target.kind == "exposition":
-        return ExpositionCollector(target.name, target.url, clock, timeout_s=timeout)
+        return ExpositionCollector(target.name, target.url, clock, timeout_s=timeout,
+                                   limits=target.limits())
     if target.kind == "redis":
         return RedisCollector(target.name, target.url, clock, timeout_s=timeout)
     if target.kind == "postgres":
@@ -35,5 +36,5 @@ def live_collectors(config: Config, clock: Clock, engine_urls: Mapping[str, str]
         ExpositionCollector(name, f"{url.rstrip('/')}/metrics", clock, timeout_s=timeout)
         for name, url in engine_urls.items()
     ]
-    out += [_extra(t, clock, timeout) for t in config.scrape.targets]
+    out += [extra_collector(t, clock, timeout) for t in config.scrape.targets]
     return out

@@ -14,6 +14,7 @@ import pytest
 
 from collectors.exposition import ExpositionCollector, ExpositionError, parse_exposition
 from collectors.families import format_series
+from collectors.limits import ScrapeLimits
 from tests.collectors.clock import FixedClock, meta
 from tests.servers import free_port
 
@@ -145,7 +146,8 @@ def test_too_many_broken_families_fail_the_payload() -> None:
 
 def test_good_endpoint(http_url: str) -> None:
     result = _collector(f"{http_url}/good", extra_labels={"region": "eu"}).collect()
-    assert result.up and result.reason is None
+    assert result.up
+    assert result.reason == "read as text 0.0.4 (Content-Type text/plain; version=0.0.4)"
     assert meta(result, "up") == 1.0
     assert meta(result, "scrape_duration_seconds") > 0
     assert len(result.samples) == 18 + 2
@@ -180,9 +182,11 @@ def test_http_500(http_url: str) -> None:
 
 
 def test_oversized_body_is_cut_off(http_url: str) -> None:
-    result = _collector(f"{http_url}/huge", max_bytes=100_000).collect()
+    limits = ScrapeLimits(body_size_limit=100_000)
+    result = _collector(f"{http_url}/huge", limits=limits).collect()
     assert not result.up
-    assert "exceeds 100000 bytes" in result.reason and "/huge" in result.reason
+    assert "body_size_limit exceeded: body over 100000 bytes" in result.reason
+    assert "/huge" in result.reason
 
 
 def test_password_in_url_is_not_echoed() -> None:

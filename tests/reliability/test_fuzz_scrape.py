@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from collectors.base import ScrapeResult
 from collectors.exposition import ExpositionCollector, ExpositionError, parse_exposition
 from collectors.families import format_series
+from collectors.limits import ScrapeLimits
 from monitoring.catalog import CATALOG
 from monitoring.clock import VirtualClock
 from monitoring.scrape import Scraper
@@ -193,7 +194,8 @@ def test_collector_over_http_rejects_binary_and_oversized_bodies_with_a_reason()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Body)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/metrics"
-    collector = ExpositionCollector("us", url, VirtualClock(0.0), timeout_s=2, max_bytes=4096)
+    collector = ExpositionCollector("us", url, VirtualClock(0.0), timeout_s=2,
+                                     limits=ScrapeLimits(body_size_limit=4096))
     try:
         @settings(max_examples=200, deadline=None, database=None, derandomize=True,
                   suppress_health_check=list(HealthCheck))
@@ -205,7 +207,8 @@ def test_collector_over_http_rejects_binary_and_oversized_bodies_with_a_reason()
                 assert r.reason and r.reason.startswith("us (")
                 assert [s.name for s in r.samples] == ["up", "scrape_duration_seconds"]
             if len(body) > 4096:
-                assert not r.up and "exceeds 4096 bytes" in (r.reason or "")
+                assert not r.up
+                assert "body_size_limit exceeded: body over 4096 bytes" in (r.reason or "")
 
         over_http()
         server.body = b"\xff\xfe ion_cache_items 1\n"  # type: ignore[attr-defined]
