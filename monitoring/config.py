@@ -15,6 +15,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -22,12 +23,10 @@ from pydantic import (
 from alerts.settings import AlertsSettings
 from alerts.slo import SLO, check_unique, default_slos
 from engine.config import EngineConfig
+from engine.faults import FAULT_KINDS, check_target, resolve_params
 from monitoring.durations import parse_duration
 
 Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
-
-FAULT_KINDS = ("l1_flush", "l2_down", "index_dropped", "builder_errors", "replica_lag",
-               "region_down")
 
 
 class ConfigError(Exception):
@@ -109,6 +108,14 @@ class FaultSpec(_Strict):
     duration: Duration
     params: dict[str, float | str] = Field(default_factory=dict)
 
+    @field_validator("params")
+    @classmethod
+    def _known_params(cls, v: dict[str, float | str], info: ValidationInfo
+                      ) -> dict[str, float | str]:
+        # Completed with the severity and its factors, so the fault log records them.
+        kind = info.data.get("kind")
+        return resolve_params(kind, v) if kind is not None else v
+
 
 class BackfillConfig(_Strict):
     days: int = Field(default=7, ge=1, le=56)
@@ -171,23 +178,12 @@ class Config(_Strict):
 
     @model_validator(mode="after")
     def _fault_targets_exist(self) -> Config:
-        from engine.builders import BUILDER_NAMES
-
-        regions = set(self.engine.regions)
+        roles = {name: region.role for name, region in self.engine.regions.items()}
         for i, fault in enumerate(self.backfill.faults):
-            region = fault.target.split("/")[0]
-            if region not in regions:
-                raise ValueError(
-                    f"backfill.faults.{i}.target: unknown region {region!r} "
-                    f"(regions: {', '.join(sorted(regions))})"
-                )
-            if fault.kind == "builder_errors":
-                builder = fault.target.partition("/")[2]
-                if builder not in BUILDER_NAMES:
-                    raise ValueError(
-                        f"backfill.faults.{i}.target: expected 'region/builder' with a builder "
-                        f"of {', '.join(BUILDER_NAMES)}, got {fault.target!r}"
-                    )
+            try:
+                check_target(fault.kind, fault.target, roles)
+            except ValueError as exc:
+                raise ValueError(f"backfill.faults.{i}.target: {exc}") from None
         return self
 
 

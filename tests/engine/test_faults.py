@@ -85,7 +85,7 @@ def test_primary_down_writes_fail_reads_work(cluster: Cluster) -> None:
 
 
 def test_unknown_fault_and_targets_are_rejected(cluster: Cluster) -> None:
-    assert len(FAULT_KINDS) == 6
+    assert len(FAULT_KINDS) == 13
     with pytest.raises(ValueError):
         cluster.faults.start("meteor", "us")
     with pytest.raises(ValueError):
