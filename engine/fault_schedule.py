@@ -4,8 +4,8 @@
 drawn in shuffled rounds (every kind once before any twice), each with a target of
 the right sort, a severity (a kind's severities alternate between its rounds, from a
 random first one), a duration around the kind's typical one and a start time. Faults
-never overlap: each sits in its own slot of the range, with at least ``gap_s`` of
-normal service before it and after it.
+never overlap: there are at least ``gap_s`` of normal service before each and after
+the last, and the rest of the range is spread at random between them.
 """
 
 from __future__ import annotations
@@ -97,26 +97,26 @@ def random_schedule(seed: int, n: int, days: float, regions: Mapping[str, str], 
     drawn = [str(k) for _ in range(rounds) for k in rng.permutation(list(kinds))][:n]
     first = {k: int(rng.integers(len(fault_kind(k).severities))) for k in kinds}
     seen: dict[str, int] = {}
-    slot = (days * DAY - gap_s) / n  # the range opens with a gap of normal service
-    longest = max(1.5 * TYPICAL_DURATION_S[k] for k in set(drawn))
-    if slot < longest + gap_s + 2 * MINUTE:  # starts and durations fall on minutes
-        raise ValueError(
-            f"{n} faults do not fit in {days:g} days: each needs up to "
-            f"{(longest + gap_s) / 3600:g} h (fault and a {gap_s / 3600:g} h gap), "
-            f"the range gives {slot / 3600:.3g} h each")
-    out = []
-    for i, kind in enumerate(drawn):
+    severities, durations = [], []
+    for kind in drawn:
         spec = fault_kind(kind)
-        severity = spec.severities[(first[kind] + seen.get(kind, 0)) % len(spec.severities)]
+        severities.append(spec.severities[(first[kind] + seen.get(kind, 0))
+                                          % len(spec.severities)])
         seen[kind] = seen.get(kind, 0) + 1
         typical = TYPICAL_DURATION_S[kind]
-        duration = typical if kind == "l1_flush" else \
-            max(MINUTE, round(typical * rng.uniform(0.5, 1.5) / MINUTE) * MINUTE)
-        slot_start = gap_s + i * slot
-        latest = slot_start + slot - gap_s - duration
-        at = round(rng.uniform(slot_start, latest) / MINUTE) * MINUTE
-        at = min(max(at, math.ceil(slot_start / MINUTE) * MINUTE),
-                 math.floor(latest / MINUTE) * MINUTE)
-        out.append(ScheduledFault(kind, _target(kind, regions, rng), float(at), float(duration),
-                                  resolve_params(kind, {"severity": severity})))
+        durations.append(typical if kind == "l1_flush" else
+                         max(MINUTE, round(typical * rng.uniform(0.5, 1.5) / MINUTE) * MINUTE))
+    # The faults and their gaps back to back, then the slack spread at random between them.
+    slack = days * DAY - gap_s - sum(d + gap_s for d in durations)
+    if slack < 0:
+        raise ValueError(f"{n} faults do not fit in {days:g} days: they last "
+                         f"{sum(durations) / 3600:.3g} h and need {n + 1} gaps of "
+                         f"{gap_s / 3600:g} h of normal service")
+    cuts = np.floor(np.sort(rng.uniform(0.0, slack, n)) / MINUTE) * MINUTE
+    out, packed = [], gap_s
+    for kind, severity, duration, extra in zip(drawn, severities, durations, cuts,
+                                                strict=True):
+        out.append(ScheduledFault(kind, _target(kind, regions, rng), float(packed + extra),
+                                  float(duration), resolve_params(kind, {"severity": severity})))
+        packed += duration + gap_s
     return out

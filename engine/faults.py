@@ -81,7 +81,7 @@ KINDS: dict[str, FaultKind] = {k.name: k for k in (
               {"subtle": {"factor": 1 / 1.5}, "loud": {"factor": 1 / 3}}),
     FaultKind("traffic_sag", "region_or_all",
               {"subtle": {"depth": 0.2}, "loud": {"depth": 0.4}}, extra=("ramp",)),
-    FaultKind("cpu_hog", "region", {"subtle": {"cpu_ms": 1.0}, "loud": {"cpu_ms": 5.0}}),
+    FaultKind("cpu_hog", "region", {"subtle": {"cpu_ms": 0.05}, "loud": {"cpu_ms": 1.0}}),
     FaultKind("memory_leak", "region",
               {"subtle": {"mb_per_min": 1.0}, "loud": {"mb_per_min": 5.0}}),
     FaultKind("db_pool_exhaustion", "region",

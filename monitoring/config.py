@@ -106,7 +106,7 @@ class FaultSpec(_Strict):
     target: str = Field(min_length=1)
     at: Duration
     duration: Duration
-    params: dict[str, float | str] = Field(default_factory=dict)
+    params: dict[str, float | str] = Field(default_factory=dict, validate_default=True)
 
     @field_validator("params")
     @classmethod

@@ -1,5 +1,8 @@
+import itertools
+
 import pytest
 
+from engine.faults import FAULT_KINDS
 from monitoring.config import ConfigError, load_config, parse_config
 from monitoring.durations import parse_duration
 
@@ -7,7 +10,12 @@ from monitoring.durations import parse_duration
 def test_default_config_file_loads():
     config = load_config("config.yaml")
     assert config.store.backend == "sqlite"
-    assert len(config.backfill.faults) == 6
+    faults = config.backfill.faults
+    assert {f.kind for f in faults} == set(FAULT_KINDS)  # a fault of every kind in the week
+    assert {f.params["severity"] for f in faults} == {"subtle", "loud"}
+    for a, b in itertools.pairwise(faults):  # in order, apart, within the week
+        assert a.at + a.duration + 3 * 3600 <= b.at
+    assert faults[-1].at + faults[-1].duration <= config.backfill.days * 86400
 
 
 @pytest.mark.parametrize(
@@ -22,6 +30,14 @@ def test_default_config_file_loads():
                                    "duration": "1m"}]}}, "unknown region 'mars'"),
         ({"backfill": {"faults": [{"kind": "l2_down", "target": "us", "at": "1h"}]}},
          "backfill.faults.0.duration: required key is missing"),
+        ({"backfill": {"faults": [{"kind": "meteor", "target": "us", "at": "1h",
+                                   "duration": "1m"}]}}, "backfill.faults.0.kind"),
+        ({"backfill": {"faults": [{"kind": "cpu_hog", "target": "us", "at": "1h",
+                                   "duration": "1m", "params": {"severity": "mild"}}]}},
+         "backfill.faults.0.params: cpu_hog: unknown severity 'mild' (expected subtle or loud)"),
+        ({"backfill": {"faults": [{"kind": "replica_lag", "target": "us", "at": "1h",
+                                   "duration": "1m"}]}},
+         "backfill.faults.0.target: replica_lag needs a replica region"),
         ([1, 2], "expected a mapping"),
     ],
 )
@@ -49,3 +65,16 @@ def test_durations():
     assert parse_duration("7d") == 7 * 86400
     with pytest.raises(ValueError):
         parse_duration("5 minutes")
+
+
+def test_fault_kinds_come_from_the_engine():
+    faults = [{"kind": kind, "target": "all" if kind.startswith("traffic") else "eu",
+               "at": "1h", "duration": "10m"} for kind in FAULT_KINDS
+              if kind != "builder_errors"]
+    config = parse_config({"backfill": {"faults": faults}})
+    assert [f.kind for f in config.backfill.faults] == [k for k in FAULT_KINDS
+                                                        if k != "builder_errors"]
+    with pytest.raises(ConfigError) as err:
+        parse_config({"backfill": {"faults": [{"kind": "meteor", "target": "us", "at": "1h",
+                                               "duration": "1m"}]}})
+    assert "db_pool_exhaustion" in str(err.value)  # the expected kinds are the engine's
