@@ -234,13 +234,16 @@ def test_db_pool_exhaustion_holds_connections(drive: Drive) -> None:
     before = _median(drive.phase(6, "db_pool_utilisation"))
     fault = faults.start("db_pool_exhaustion", "eu")
     assert pool.in_use == 4 and fault.params == {"share": 0.8, "severity": "loud"}
+    assert sample(drive.cluster, "eu", "ion_db_pool_in_use") == 4
     during = _median(drive.phase(6, "db_pool_utilisation"))
     # The region still answers from its one free connection.
     assert drive.cluster.request("eu", "GET", "/v2/personas").status == 200
     faults.stop("db_pool_exhaustion", "eu")
     assert pool.in_use == 0
     after = _median(drive.phase(6, "db_pool_utilisation"))
-    assert during > 10 * before
+    # Busy time is wall time: held connections dwarf the queries' share of it (about
+    # twenty-fold on an idle machine; less when other processes slow the queries down).
+    assert during > 4 * before
     assert after < 3 * before
 
 
