@@ -57,7 +57,7 @@ RULE_SPECS: tuple[RuleSpec, ...] = (
     RuleSpec("high_latency_p95", ("latency_p95",), 300, "warning",
              "p95 latency above its normal range",
              "Check the cache tiers first (an L2 outage sends every miss to the builders), "
-             "then database query time.", ()),
+             "then database query time.", ("network_delay",)),
     RuleSpec("high_error_rate", ("error_rate", "builder_error_rate"), 120, "critical",
              "5xx or prompt-builder errors above normal",
              "Find the failing builder in the builder error rate panel; roll back its "
@@ -81,11 +81,13 @@ RULE_SPECS: tuple[RuleSpec, ...] = (
     RuleSpec("traffic_anomaly", ("request_rate",), 600, "info",
              "Request rate outside its usual range for the hour",
              "A drop means clients cannot reach us (DNS, a region, the edge); a surge "
-             "may be a retry storm or a new client.", ()),
+             "may be a retry storm or a new client.",
+             ("traffic_surge", "traffic_drop", "traffic_sag")),
     RuleSpec("resource_saturation", ("cpu_usage", "memory_rss", "db_pool_utilisation"), 600,
              "warning", "CPU, memory or the DB pool above normal",
-             "Look for a leak (memory only grows) or a hot loop; scale out if load is real.",
-             ()),
+             "Look for a leak (memory only grows), a hot loop or connections never returned "
+             "to the pool; scale out if load is real.",
+             ("cpu_hog", "memory_leak", "db_pool_exhaustion")),
     RuleSpec("region_or_l2_down", ("regions_up", "l2_error_rate"), 60, "critical",
              "A region or the shared L2 cache is down",
              "Check the region's health endpoint and the L2 cache server; fail traffic "

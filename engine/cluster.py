@@ -71,6 +71,7 @@ class Cluster:
         """Bring time-driven work (replication) up to ``clock.now()``."""
         for region in self.regions.values():
             region.tick()
+        self.faults.tick()
 
     # -- metrics -------------------------------------------------------------
     def registries(self) -> dict[str, CollectorRegistry]:

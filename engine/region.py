@@ -56,10 +56,9 @@ class RegionInstance:
         self.pipeline = Pipeline(BuilderFactory(self.builder_faults), self.instruments)
         self.service = Service(name, region.role, self.cache, self.db, writer, self.pipeline,
                                clock)
-        self.api = Api(self.service, self.instruments,
-                       NetworkModel(region.network_delay_ms, region.network_jitter_ms,
-                                    config.seed * 104729 + index),
-                       config.http.max_body_bytes)
+        self.network = NetworkModel(region.network_delay_ms, region.network_jitter_ms,
+                                    config.seed * 104729 + index)
+        self.api = Api(self.service, self.instruments, self.network, config.http.max_body_bytes)
         self.replication: ReplicationQueue | None = None
         self.instruments.watch_replication_lag(self.replication_lag)
 

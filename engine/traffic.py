@@ -65,6 +65,51 @@ MESSAGES: tuple[str, ...] = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class Ramp:
+    """A demand factor moving linearly from 1 at ``t0`` to ``factor`` at ``t1``, then held."""
+
+    t0: float
+    t1: float
+    factor: float
+
+    def at(self, ts: float) -> float:
+        if ts >= self.t1:
+            return self.factor
+        if ts <= self.t0:
+            return 1.0
+        return 1.0 + (self.factor - 1.0) * (ts - self.t0) / (self.t1 - self.t0)
+
+
+class Demand:
+    """Multipliers on the modelled request rate (a surge, a drop, a slow sag).
+
+    Each is keyed by whoever set it and applies to one region or, with
+    ``region=None``, to all; overlapping ones multiply.
+    """
+
+    def __init__(self) -> None:
+        self._ramps: dict[str, tuple[str | None, Ramp]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._ramps)
+
+    def set(self, key: str, region: str | None, ramp: Ramp) -> None:
+        if not ramp.factor > 0:
+            raise ValueError(f"demand factor must be positive, got {ramp.factor}")
+        self._ramps[key] = (region, ramp)
+
+    def clear(self, key: str) -> None:
+        self._ramps.pop(key, None)
+
+    def factor(self, region: str, ts: float) -> float:
+        out = 1.0
+        for applies_to, ramp in self._ramps.values():
+            if applies_to is None or applies_to == region:
+                out *= ramp.at(ts)
+        return out
+
+
 def _zipf_cdf(n: int, skew: float) -> np.ndarray:
     weights = 1.0 / np.arange(1, n + 1, dtype=float) ** skew
     return np.cumsum(weights) / weights.sum()
@@ -85,6 +130,7 @@ class TrafficModel:
         self._msg_cdf = _zipf_cdf(len(MESSAGES), t.message_skew)
         self._session_cdf = _zipf_cdf(seed_session_count(self.config.database.seed_rows),
                                       t.user_skew)
+        self.demand = Demand()  # faults on the client side: surges, drops, sags
 
     # -- shape ---------------------------------------------------------------
     def shape(self, ts: float, utc_offset_h: int) -> float:
@@ -99,8 +145,11 @@ class TrafficModel:
 
     def rate_per_minute(self, ts: float) -> dict[str, float]:
         peak = self.config.traffic.peak_requests_per_minute
-        return {r: peak * float(s) * self.shape(ts, off)
-                for r, s, off in zip(self._regions, self._shares, self._offsets, strict=True)}
+        rates = {r: peak * float(s) * self.shape(ts, off)
+                 for r, s, off in zip(self._regions, self._shares, self._offsets, strict=True)}
+        if self.demand:
+            rates = {r: v * self.demand.factor(r, ts) for r, v in rates.items()}
+        return rates
 
     # -- requests ------------------------------------------------------------
     def requests_for(self, start_ts: float, end_ts: float) -> list[Request]:

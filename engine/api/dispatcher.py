@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -59,6 +59,8 @@ class Api:
         self._inst = instruments
         self._network = network
         self._max_body = max_body_bytes
+        # Work a fault adds to every request (a hot loop); None normally.
+        self.extra_work: Callable[[], None] | None = None
         self.routes = RouteTable(self._route_list())
 
     def _route_list(self) -> list[Route]:
@@ -99,6 +101,8 @@ class Api:
         return resp
 
     def _dispatch(self, method: str, path: str, body: bytes) -> tuple[str, Response]:
+        if self.extra_work is not None:
+            self.extra_work()
         path, _, query = path.partition("?")
         match = self.routes.match(method.upper(), path)
         if match.route is None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from collectors.registry import RegistryCollector
 from engine.cluster import Cluster
+from engine.fault_schedule import random_schedule
 from engine.traffic import TrafficModel
 from monitoring.app.config import Config, FaultSpec
 from monitoring.clock import VirtualClock
@@ -53,6 +54,31 @@ def _engine_fault(spec: FaultSpec) -> tuple[str, str, dict[str, float | str]]:
         region, _, builder = spec.target.partition("/")
         return spec.kind, builder, {**spec.params, "region": region}
     return spec.kind, spec.target, dict(spec.params)
+
+
+def with_faults(config: Config, faults: str, seed: int | None, days: float) -> Config:
+    """``config`` with the ``--faults``/``--seed`` spelling applied.
+
+    ``faults`` is ``config`` (the configured schedule), ``none``, or ``random:N``: N faults
+    drawn by ``random_schedule`` from the seed (``seed``, else the engine's), in place
+    of the configured ones, for a week nobody placed by hand. ``seed`` also seeds the
+    engine and its traffic. A bad spelling raises ValueError.
+    """
+    engine = config.engine if seed is None else config.engine.model_copy(update={"seed": seed})
+    mode, _, count = faults.partition(":")
+    if faults == "config":
+        specs = list(config.backfill.faults)
+    elif faults == "none":
+        specs = []
+    elif mode == "random" and count.isdigit():
+        roles = {name: region.role for name, region in engine.regions.items()}
+        specs = [FaultSpec.model_validate(vars(f))
+                 for f in random_schedule(engine.seed, int(count), days, roles)]
+    else:
+        raise ValueError(f"expected 'config', 'none' or 'random:N' (N a whole number), "
+                         f"got {faults!r}")
+    return config.model_copy(update={
+        "engine": engine, "backfill": config.backfill.model_copy(update={"faults": specs})})
 
 
 def _fault_events(faults: list[FaultSpec], start: float) -> list[_FaultEvent]:
@@ -116,6 +142,7 @@ def run_backfill(
     clock = VirtualClock(resume_at - warmup - MINUTE)
     cluster = Cluster(config.engine, clock)
     traffic = TrafficModel(config.engine)
+    cluster.faults.attach_traffic(traffic.demand)
     summary = BackfillSummary(start, end, step_s=step)
     with _rare_full_collections(), cluster:
         registries = cluster.registries

@@ -12,13 +12,19 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from apscheduler.triggers.cron import CronTrigger
-from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from alerts.settings import Alerting, AlertsSettings
 from alerts.slo import SLO, check_unique, default_slos
-from engine.builders import BUILDER_NAMES
 from engine.config import EngineConfig
-from engine.faults import FAULT_KINDS
+from engine.faults import FAULT_KINDS, check_target, resolve_params
 from monitoring.config import (
     ConfigError,
     Duration,
@@ -39,7 +45,15 @@ class FaultSpec(Strict):
     target: str = Field(min_length=1)
     at: Duration
     duration: Duration
-    params: dict[str, float | str] = Field(default_factory=dict)
+    params: dict[str, float | str] = Field(default_factory=dict, validate_default=True)
+
+    @field_validator("params")
+    @classmethod
+    def _known_params(cls, v: dict[str, float | str], info: ValidationInfo
+                      ) -> dict[str, float | str]:
+        # Completed with the severity and its factors, so the fault log records them.
+        kind = info.data.get("kind")
+        return resolve_params(kind, v) if kind is not None else v
 
 
 class BackfillConfig(Strict):
@@ -128,21 +142,12 @@ class Config(Strict):
 
     @model_validator(mode="after")
     def _fault_targets_exist(self) -> Config:
-        regions = set(self.engine.regions)
+        roles = {name: region.role for name, region in self.engine.regions.items()}
         for i, fault in enumerate(self.backfill.faults):
-            region = fault.target.split("/")[0]
-            if region not in regions:
-                raise ValueError(
-                    f"backfill.faults.{i}.target: unknown region {region!r} "
-                    f"(regions: {', '.join(sorted(regions))})"
-                )
-            if fault.kind == "builder_errors":
-                builder = fault.target.partition("/")[2]
-                if builder not in BUILDER_NAMES:
-                    raise ValueError(
-                        f"backfill.faults.{i}.target: expected 'region/builder' with a builder "
-                        f"of {', '.join(BUILDER_NAMES)}, got {fault.target!r}"
-                    )
+            try:
+                check_target(fault.kind, fault.target, roles)
+            except ValueError as exc:
+                raise ValueError(f"backfill.faults.{i}.target: {exc}") from None
         return self
 
 

@@ -11,6 +11,7 @@ from alerts.rules import (
     write_rules,
 )
 from alerts.tuner import tune
+from engine.faults import FAULT_KINDS
 from tests.alerts.synth import week
 
 
@@ -18,6 +19,14 @@ from tests.alerts.synth import week
 def tuned() -> list[Rule]:
     ts, v, faults = week()
     return [p.rule for p in tune(RULE_SPECS, ts, v, faults)]
+
+
+def test_every_rule_names_its_faults_and_every_fault_has_a_rule():
+    for spec in RULE_SPECS:
+        assert spec.catches, f"{spec.id} names no fault kind it is for"
+        assert set(spec.catches) <= set(FAULT_KINDS), spec.id
+    caught = {kind for spec in RULE_SPECS for kind in spec.catches}
+    assert caught == set(FAULT_KINDS)
 
 
 def test_nine_rules_round_trip_through_the_file(tmp_path, tuned):

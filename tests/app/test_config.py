@@ -1,5 +1,8 @@
+import itertools
+
 import pytest
 
+from engine.faults import FAULT_KINDS
 from monitoring.app.config import ConfigError, load_config, parse_config
 from monitoring.durations import parse_duration
 
@@ -7,7 +10,12 @@ from monitoring.durations import parse_duration
 def test_default_config_file_loads():
     config = load_config("config.yaml")
     assert config.store.backend == "sqlite"
-    assert len(config.backfill.faults) == 6
+    faults = config.backfill.faults
+    assert {f.kind for f in faults} == set(FAULT_KINDS)  # a fault of every kind in the week
+    assert {f.params["severity"] for f in faults} == {"subtle", "loud"}
+    for a, b in itertools.pairwise(faults):  # in order, apart, within the week
+        assert a.at + a.duration + 3 * 3600 <= b.at
+    assert faults[-1].at + faults[-1].duration <= config.backfill.days * 86400
 
 
 @pytest.mark.parametrize(
@@ -22,6 +30,14 @@ def test_default_config_file_loads():
                                    "duration": "1m"}]}}, "unknown region 'mars'"),
         ({"backfill": {"faults": [{"kind": "l2_down", "target": "us", "at": "1h"}]}},
          "backfill.faults.0.duration: required key is missing"),
+        ({"backfill": {"faults": [{"kind": "meteor", "target": "us", "at": "1h",
+                                   "duration": "1m"}]}}, "backfill.faults.0.kind"),
+        ({"backfill": {"faults": [{"kind": "cpu_hog", "target": "us", "at": "1h",
+                                   "duration": "1m", "params": {"severity": "mild"}}]}},
+         "backfill.faults.0.params: cpu_hog: unknown severity 'mild' (expected subtle or loud)"),
+        ({"backfill": {"faults": [{"kind": "replica_lag", "target": "us", "at": "1h",
+                                   "duration": "1m"}]}},
+         "backfill.faults.0.target: replica_lag needs a replica region"),
         ([1, 2], "expected a mapping"),
     ],
 )
@@ -51,35 +67,3 @@ def test_durations():
         parse_duration("5 minutes")
 
 
-def test_no_slos_means_no_slos_anywhere(tmp_path):
-    """``slos: []`` declares none: the evaluator, the dashboards, the report and the
-    Prometheus export all see none (no default burn-rate rules slip back in)."""
-    import yaml
-
-    from alerts.cycle import load_rules, run_cycle
-    from alerts.slo_export import slo_rules_yaml
-    from dashboards.definitions import DASHBOARDS
-    from dashboards.loader import load_configured
-    from monitoring.app.report import load_inputs
-    from monitoring.store.sqlite import SQLiteStore
-
-    config = parse_config({
-        "slos": [],
-        "store": {"path": str(tmp_path / "ionmon.db")},
-        "alerts": {"rules_path": str(tmp_path / "rules.yaml"),
-                   "state_path": str(tmp_path / "alerts.db")}})
-    assert config.alerting.slos == ()
-    assert load_rules(config.alerting) == ([], None)
-    store = SQLiteStore(config.store.path)
-    try:
-        result = run_cycle(config.alerting, store, 1_700_000_000.0, channels=[])
-        assert result.rules == 0 and result.states == {}
-        data = load_configured(config.alerting, DASHBOARDS["overview"], store,
-                               1_699_990_000.0, 1_700_000_000.0, 60.0)
-        assert all(not p.budgets for p in data.panels)
-        assert load_inputs(config, store, 1_699_400_000.0).slos == ()
-    finally:
-        store.close()
-    assert yaml.safe_load(slo_rules_yaml(config.slos))["groups"][0]["rules"] == []
-    # Left out, the key keeps the defaults.
-    assert len(parse_config({}).alerting.slos) == 5

@@ -68,18 +68,27 @@ def open_backfill_range(config: Config, days: int, end_text: str | None, replace
               help="Where the backfill ends, a date (default: this week's Monday 00:00 UTC, "
                    "so the backfill covers the last complete weeks).")
 @click.option("--replace", is_flag=True, help="Rebuild a range that already holds data.")
+@click.option("--seed", type=int, default=None,
+              help="Engine and traffic seed (default: engine.seed in config).")
+@click.option("--faults", "faults_text", default="config", show_default=True,
+              help="Faults to inject: 'config' (backfill.faults), 'none', or 'random:N' "
+                   "(N faults drawn from the seed: kinds, targets, times, severities).")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 @pass_ctx
 def backfill(ctx: Context, days: int | None, end_text: str | None, replace: bool,
-             progress: bool) -> None:
+             seed: int | None, faults_text: str, progress: bool) -> None:
     """Drive the real engine through modelled weeks and fill the store, minute by minute."""
-    from monitoring.app.backfill import run_backfill
+    from monitoring.app.backfill import run_backfill, with_faults
 
     config = ctx.config
+    days = days or config.backfill.days
+    try:
+        config = with_faults(config, faults_text, seed, days)
+    except ValueError as exc:
+        fail(f"--faults: {exc}", 2)
     if config.store.backend != "sqlite":
         fail("backfill writes the embedded store: set store.backend to sqlite "
              "(load a backfill into Prometheus with 'ionmon export-openmetrics')", 2)
-    days = days or config.backfill.days
     store, faultlog, start, end = open_backfill_range(config, days, end_text, replace)
     console = Console(stderr=True)
     began = time.perf_counter()
