@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -93,3 +94,87 @@ class FlakyReceiver:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+
+class HungReceiver:
+    """A loopback server that accepts every connection and never answers."""
+
+    def __init__(self) -> None:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(64)
+        self.port = self._sock.getsockname()[1]
+        self.connections: list[socket.socket] = []
+        self._stopped = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _accept(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            self.connections.append(conn)  # held open, never read, never answered
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._sock.close()
+        for conn in self.connections:
+            conn.close()
+
+    def __enter__(self) -> HungReceiver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class LateReceiver:
+    """Takes every POST (records its Idempotency-Key), then answers 200 only after
+    ``delay_s``: past the client's timeout, the change was received all the same."""
+
+    def __init__(self, delay_s: float) -> None:
+        self.delay_s = delay_s
+        self.keys: list[str] = []
+        self._lock = threading.Lock()
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with owner._lock:
+                    owner.keys.append(self.headers.get("Idempotency-Key", ""))
+                time.sleep(owner.delay_s)
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"{}")
+                except OSError:
+                    pass
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> LateReceiver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
