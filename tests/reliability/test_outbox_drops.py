@@ -1,0 +1,75 @@
+"""A webhook answering 500 while changes keep coming: the outbox drops its oldest at
+``max_queue``, and every drop is counted per channel, exposed in the notifier's registry
+and raises an alert of its own through the normal alert path."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import yaml
+from prometheus_client import generate_latest
+
+from alerts.cycle import open_dispatcher, run_cycle
+from alerts.notify.base import Notification
+from alerts.notify.metrics import DROPPED_RULE, DROPPED_WINDOW_S
+from alerts.rules import write_rules
+from monitoring.config import load_config
+from monitoring.store.base import Point
+from monitoring.store.sqlite import SQLiteStore
+from tests.alerts.receiver import Receiver
+from tests.reliability.helpers import rule
+
+RULE = rule("region_or_l2_down", "regions_up", "<", 3, for_s=0)
+MAX_QUEUE = 5
+BURST = 20
+
+
+def _config(tmp: Path, hook_url: str) -> Path:
+    write_rules(tmp / "rules.yaml", [RULE])
+    path = tmp / "config.yaml"
+    path.write_text(yaml.safe_dump({
+        "store": {"path": str(tmp / "ionmon.db")},
+        "alerts": {"rules_path": str(tmp / "rules.yaml"),
+                   "state_path": str(tmp / "alerts.db"),
+                   "channels": {"log": True,
+                                "webhook": {"url": hook_url, "timeout": 1, "deadline": 0,
+                                            "max_queue": MAX_QUEUE}}},
+        "output_dir": str(tmp / "out"),
+    }))
+    return path
+
+
+def test_outbox_drops_are_counted_and_raise_an_alert(tmp_path, caplog):
+    with Receiver() as rx:
+        rx.default_status = 500
+        config = load_config(_config(tmp_path, rx.url + "/hook"))
+        store = SQLiteStore(tmp_path / "ionmon.db")
+        dispatcher = open_dispatcher(config)
+        try:
+            t0 = time.time()
+            dispatcher.submit([Notification(f"rule_{i}", "firing", "warning", "s",
+                                            at=t0 - BURST + i) for i in range(BURST)])
+            assert dispatcher.wait_idle(30)
+            snap = dispatcher.metrics.snapshot()["webhook"]
+            text = generate_latest(dispatcher.metrics.registry).decode()
+            now = time.time()  # the evaluation after the drops
+            store.write([Point("regions_up", now, 3)])  # healthy: only the drop alert
+            with caplog.at_level(logging.INFO, logger="ionmon.alerts"):
+                result = run_cycle(config, store, now, dispatcher=dispatcher)
+                assert dispatcher.wait_idle(30)
+            later = run_cycle(config, store, now + DROPPED_WINDOW_S + 60,
+                              dispatcher=dispatcher)
+        finally:
+            dispatcher.close()
+            store.close()
+    assert rx.requests  # the receiver was tried, and answered 500
+    assert snap["dropped"] == BURST - MAX_QUEUE and snap["queued"] == MAX_QUEUE, snap
+    assert snap["last_drop_reason"] == "outbox full" and snap["delivered"] == 0, snap
+    assert ('ionmon_notifications_dropped_total{channel="webhook",reason="outbox full"} '
+            f'{float(BURST - MAX_QUEUE)}') in text
+    assert [(c.rule, c.new) for c in result.changes] == [(DROPPED_RULE.id, "firing")]
+    assert result.states[DROPPED_RULE.id].value >= BURST - MAX_QUEUE
+    assert f"{DROPPED_RULE.id} FIRING" in caplog.text  # the log channel carried it
+    assert later.states[DROPPED_RULE.id].state == "resolved"  # no drops in the window
