@@ -45,6 +45,7 @@ REQUEST_TIMEOUT_S = 10.0
 DEFAULT_PORT = 8080
 DASHBOARD_RANGE_S = 6 * 3600
 WARMUP_S = 2.0
+NOTIFY_DRAIN_S = 5.0  # at shutdown, how long channels may finish what they are sending
 
 
 class TrafficReplayer:
@@ -175,7 +176,8 @@ class Page:
     body: bytes
 
 
-def _status_page(state: JobStateDB) -> str:
+def _status_page(state: JobStateDB,
+                 notifications: Callable[[], dict[str, dict[str, Any]]] | None = None) -> str:
     def ts(v: float | None) -> str:
         return "—" if v is None else time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(v))
 
@@ -189,6 +191,12 @@ def _status_page(state: JobStateDB) -> str:
         f"<tr><td>{html.escape(t)}</td><td>{'up' if up else 'down'}</td>"
         f"<td>{html.escape(reason or '')}</td><td>{ts(at)}</td></tr>"
         for t, up, reason, at in state.targets())
+    channels = "".join(
+        f"<tr><td>{html.escape(name)}</td><td>{c['delivered']}</td><td>{c['retried']}</td>"
+        f"<td>{c['duplicated_by_timeout']}</td><td class='{'error' if c['dropped'] else ''}'>"
+        f"{c['dropped']}</td><td>{c.get('queued', '—')}</td>"
+        f"<td>{html.escape(str(c['last_drop_reason']))}</td></tr>"
+        for name, c in (notifications() if notifications else {}).items())
     return (
         "<!doctype html><meta charset='utf-8'><meta http-equiv='refresh' content='10'>"
         "<title>ION Monitoring status</title><style>body{font:14px sans-serif;margin:24px}"
@@ -198,11 +206,16 @@ def _status_page(state: JobStateDB) -> str:
         f"<th>outcome</th><th>runs</th><th>failures</th><th>next run</th><th>detail</th></tr>"
         f"{rows}</table><h1>Targets</h1><table><tr><th>target</th><th>state</th>"
         f"<th>reason</th><th>at</th></tr>{targets}</table>"
+        "<h1>Notifications</h1><table><tr><th>channel</th><th>delivered</th><th>retried</th>"
+        "<th>duplicated by timeout</th><th>dropped</th><th>queued</th>"
+        f"<th>last drop</th></tr>{channels}</table>"
         "<p><a href='/'>dashboards</a> · <a href='/metrics'>/metrics</a></p>")
 
 
 def make_router(config: Config, store: Any, state: JobStateDB, registry: CollectorRegistry,
-                clock: WallClock) -> Callable[[str], Page]:
+                clock: WallClock,
+                notifications: Callable[[], dict[str, dict[str, Any]]] | None = None
+                ) -> Callable[[str], Page]:
     """Path in, page out: every page is rendered from the store at request time."""
     from dashboards.alertsfeed import load_configured
     from dashboards.definitions import DASHBOARDS
@@ -224,7 +237,8 @@ def make_router(config: Config, store: Any, state: JobStateDB, registry: Collect
         if path == "/silences":
             return _silences_page(config, clock.now())
         if path == "/status":
-            return Page(200, "text/html; charset=utf-8", _status_page(state).encode())
+            page = _status_page(state, notifications)
+            return Page(200, "text/html; charset=utf-8", page.encode())
         if path == "/metrics":
             return Page(200, CONTENT_TYPE_LATEST, generate_latest(registry))
         return Page(404, "text/plain; charset=utf-8", b"not found: try / or /status\n")
@@ -403,6 +417,17 @@ def serve_http(route: Callable[[str], Page], port: int, host: str = "127.0.0.1",
     return server
 
 
+def notification_workers(config: Config, registry: CollectorRegistry) -> Any:
+    """The notification workers for the whole run, their counters on ``/metrics``."""
+    try:
+        from alerts.cycle import open_dispatcher
+    except ImportError:
+        return None
+    dispatcher = open_dispatcher(config)
+    registry.register(dispatcher.metrics.registry)
+    return dispatcher
+
+
 def run_serve(config: Config, port: int | None = None, duration_s: float | None = None,
               scrape_interval_s: float | None = None,
               echo: Callable[[str], None] = print) -> None:
@@ -422,11 +447,14 @@ def run_serve(config: Config, port: int | None = None, duration_s: float | None 
     store = open_store(config)
     state = JobStateDB(settings.state_path)
     runner = JobRunner(state, JobMetrics(registry))
+    dispatcher = notification_workers(config, registry)
+    snapshot = dispatcher.metrics.snapshot if dispatcher is not None else None
     with LiveEngine(config) as live:
         live.scraper.cycle(live.clock.now())  # the first scrape only primes the rates
-        ctx = JobContext(config, settings, store, state, live.scraper)
+        ctx = JobContext(config, settings, store, state, live.scraper, dispatcher)
         sched = start_scheduler(build_jobs(ctx), runner, settings, live.clock.now)
-        server = serve_http(make_router(config, store, state, registry, live.clock), port,
+        server = serve_http(make_router(config, store, state, registry, live.clock, snapshot),
+                            port,
                             host=getattr(serve_section, "host", "127.0.0.1"),
                             token=getattr(serve_section, "token", None),
                             post=make_post_router(config, live.clock))
@@ -443,6 +471,8 @@ def run_serve(config: Config, port: int | None = None, duration_s: float | None 
             echo("interrupted")
         finally:
             sched.shutdown(wait=True)
+            if dispatcher is not None:
+                dispatcher.close(drain_s=NOTIFY_DRAIN_S)  # outboxes keep what is left
             server.shutdown()
             server.server_close()
             sent = live.traffic.sent if live.traffic else 0

@@ -9,13 +9,16 @@ import time
 from pathlib import Path
 
 import yaml
-from prometheus_client import generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 
 from alerts.cycle import open_dispatcher, run_cycle
 from alerts.notify.base import Notification
 from alerts.notify.metrics import DROPPED_RULE, DROPPED_WINDOW_S
 from alerts.rules import write_rules
+from monitoring.clock import WallClock
 from monitoring.config import load_config
+from monitoring.live import make_router, notification_workers
+from monitoring.scheduler import JobStateDB
 from monitoring.store.base import Point
 from monitoring.store.sqlite import SQLiteStore
 from tests.alerts.receiver import Receiver
@@ -73,3 +76,30 @@ def test_outbox_drops_are_counted_and_raise_an_alert(tmp_path, caplog):
     assert result.states[DROPPED_RULE.id].value >= BURST - MAX_QUEUE
     assert f"{DROPPED_RULE.id} FIRING" in caplog.text  # the log channel carried it
     assert later.states[DROPPED_RULE.id].state == "resolved"  # no drops in the window
+
+
+def test_serve_shows_the_drops_on_metrics_and_status(tmp_path):
+    with Receiver() as rx:
+        rx.default_status = 500
+        config = load_config(_config(tmp_path, rx.url + "/hook"))
+        registry = CollectorRegistry()
+        dispatcher = notification_workers(config, registry)  # as serve wires it
+        state = JobStateDB(tmp_path / "scheduler.db")
+        try:
+            route = make_router(config, None, state, registry, WallClock(),
+                                dispatcher.metrics.snapshot)
+            dispatcher.submit([Notification(f"rule_{i}", "firing", "warning", "s", at=i)
+                               for i in range(BURST)])
+            assert dispatcher.wait_idle(30)
+            metrics = route("/metrics").body.decode()
+            status = route("/status").body.decode()
+        finally:
+            dispatcher.close()
+            state.close()
+    dropped = float(BURST - MAX_QUEUE)
+    assert (f'ionmon_notifications_dropped_total{{channel="webhook",reason="outbox full"}} '
+            f'{dropped}') in metrics
+    assert 'ionmon_notifications_delivered_total{channel="log"} 20.0' in metrics
+    assert f'ionmon_notifications_queued{{channel="webhook"}} {float(MAX_QUEUE)}' in metrics
+    assert (f"<tr><td>webhook</td><td>0</td><td>0</td><td>0</td><td class='error'>"
+            f"{BURST - MAX_QUEUE}</td><td>{MAX_QUEUE}</td><td>outbox full</td></tr>") in status
