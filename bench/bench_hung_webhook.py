@@ -19,13 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import yaml
-
 import alerts.cycle as cycle
-from alerts.rules import write_rules
 from monitoring.config import load_config
 from tests.alerts.receiver import Receiver
-from tests.reliability.helpers import HungReceiver, alertmanager_config
+from tests.reliability.helpers import HungReceiver, alertmanager_config, alerts_config
 from tests.reliability.test_hung_webhook import (
     RULE,
     _LogTimes,
@@ -42,18 +39,11 @@ RATIO_TARGET = 10.0
 
 
 def _config(tmp: Path, am_url: str, hook_url: str | None) -> Path:
-    write_rules(tmp / "rules.yaml", [RULE])
     channels: dict = {"log": True, "alertmanager": {"url": am_url, "timeout": 2}}
     if hook_url:
         channels["webhook"] = {"url": hook_url, "timeout": WEBHOOK_TIMEOUT_S,
                                "deadline": WEBHOOK_DEADLINE_S}
-    path = tmp / "config.yaml"
-    path.write_text(yaml.safe_dump({
-        "store": {"path": str(tmp / "ionmon.db")},
-        "alerts": {"rules_path": str(tmp / "rules.yaml"), "state_path": str(tmp / "alerts.db"),
-                   "channels": channels},
-        "output_dir": str(tmp / "out")}))
-    return path
+    return alerts_config(tmp, [RULE], channels)
 
 
 def measure(hung: bool) -> tuple[float, float, float]:

@@ -7,9 +7,12 @@ import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
-from alerts.rules import Bound, Rule
+import yaml
+
+from alerts.rules import Bound, Rule, write_rules
 from tests.servers import free_port
 
 
@@ -36,6 +39,31 @@ def rule(rule_id: str, metric: str, op: str, value: float, for_s: float = 60.0,
          severity: str = "critical") -> Rule:
     return Rule(rule_id, (Bound(metric, op, value),), for_s, severity,  # type: ignore[arg-type]
                 f"{rule_id} summary", "runbook")
+
+
+def _answer(handler: BaseHTTPRequestHandler, code: int) -> None:
+    """An empty JSON answer; a client that gave up meanwhile is no error."""
+    try:
+        handler.send_response(code)
+        handler.send_header("Content-Length", "2")
+        handler.end_headers()
+        handler.wfile.write(b"{}")
+    except OSError:
+        pass
+
+
+def alerts_config(tmp: Path, rules: list[Rule], channels: dict[str, Any],
+                  **sections: Any) -> Path:
+    """A config file in ``tmp`` with its store, rules file and alert state there too."""
+    write_rules(tmp / "rules.yaml", rules)
+    path = tmp / "config.yaml"
+    path.write_text(yaml.safe_dump({
+        "store": {"path": str(tmp / "ionmon.db")},
+        "alerts": {"rules_path": str(tmp / "rules.yaml"), "state_path": str(tmp / "alerts.db"),
+                   "channels": channels},
+        "output_dir": str(tmp / "out"), **sections,
+    }))
+    return path
 
 
 class FlakyReceiver:
@@ -73,13 +101,7 @@ class FlakyReceiver:
                         with owner._lock:
                             owner.accepted.append({"key": self.headers.get("Idempotency-Key"),
                                                    "body": json.loads(body)})
-                try:
-                    self.send_response(code)
-                    self.send_header("Content-Length", "2")
-                    self.end_headers()
-                    self.wfile.write(b"{}")
-                except OSError:
-                    pass
+                _answer(self, code)
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -149,13 +171,7 @@ class LateReceiver:
                 with owner._lock:
                     owner.keys.append(self.headers.get("Idempotency-Key", ""))
                 time.sleep(owner.delay_s)
-                try:
-                    self.send_response(200)
-                    self.send_header("Content-Length", "2")
-                    self.end_headers()
-                    self.wfile.write(b"{}")
-                except OSError:
-                    pass
+                _answer(self, 200)
 
             def log_message(self, *args: object) -> None:
                 pass

@@ -11,16 +11,13 @@ import time
 import urllib.request
 from pathlib import Path
 
-import yaml
-
 from alerts.cycle import open_dispatcher, run_cycle
-from alerts.rules import write_rules
 from monitoring.config import load_config
 from monitoring.scheduler import ScheduleSettings
 from monitoring.store.base import Point
 from monitoring.store.sqlite import SQLiteStore
 from tests.alerts.receiver import Receiver
-from tests.reliability.helpers import HungReceiver, alertmanager_config, rule
+from tests.reliability.helpers import HungReceiver, alertmanager_config, alerts_config, rule
 from tests.servers import AlertmanagerServer
 
 RULE = rule("region_or_l2_down", "regions_up", "<", 3, for_s=0)
@@ -42,20 +39,10 @@ class _LogTimes(logging.Handler):
 
 
 def _config(tmp: Path, hook_url: str, am_url: str) -> Path:
-    write_rules(tmp / "rules.yaml", [RULE])
-    path = tmp / "config.yaml"
-    path.write_text(yaml.safe_dump({
-        "store": {"path": str(tmp / "ionmon.db")},
-        "alerts": {"rules_path": str(tmp / "rules.yaml"),
-                   "state_path": str(tmp / "alerts.db"),
-                   "channels": {"log": True,
-                                "webhook": {"url": hook_url, "timeout": HUNG_TIMEOUT_S,
-                                            "deadline": HUNG_TIMEOUT_S},
-                                "alertmanager": {"url": am_url, "timeout": 2}}},
-        "schedule": {"evaluate_interval": "5s"},
-        "output_dir": str(tmp / "out"),
-    }))
-    return path
+    return alerts_config(tmp, [RULE], {
+        "log": True,
+        "webhook": {"url": hook_url, "timeout": HUNG_TIMEOUT_S, "deadline": HUNG_TIMEOUT_S},
+        "alertmanager": {"url": am_url, "timeout": 2}}, schedule={"evaluate_interval": "5s"})
 
 
 def _am_has(url: str, alertname: str) -> bool:

@@ -8,13 +8,11 @@ import logging
 import time
 from pathlib import Path
 
-import yaml
 from prometheus_client import CollectorRegistry, generate_latest
 
 from alerts.cycle import open_dispatcher, run_cycle
 from alerts.notify.base import Notification
 from alerts.notify.metrics import DROPPED_RULE, DROPPED_WINDOW_S
-from alerts.rules import write_rules
 from monitoring.clock import WallClock
 from monitoring.config import load_config
 from monitoring.live import make_router, notification_workers
@@ -22,7 +20,7 @@ from monitoring.scheduler import JobStateDB
 from monitoring.store.base import Point
 from monitoring.store.sqlite import SQLiteStore
 from tests.alerts.receiver import Receiver
-from tests.reliability.helpers import rule
+from tests.reliability.helpers import alerts_config, rule
 
 RULE = rule("region_or_l2_down", "regions_up", "<", 3, for_s=0)
 MAX_QUEUE = 5
@@ -30,18 +28,9 @@ BURST = 20
 
 
 def _config(tmp: Path, hook_url: str) -> Path:
-    write_rules(tmp / "rules.yaml", [RULE])
-    path = tmp / "config.yaml"
-    path.write_text(yaml.safe_dump({
-        "store": {"path": str(tmp / "ionmon.db")},
-        "alerts": {"rules_path": str(tmp / "rules.yaml"),
-                   "state_path": str(tmp / "alerts.db"),
-                   "channels": {"log": True,
-                                "webhook": {"url": hook_url, "timeout": 1, "deadline": 0,
-                                            "max_queue": MAX_QUEUE}}},
-        "output_dir": str(tmp / "out"),
-    }))
-    return path
+    return alerts_config(tmp, [RULE], {
+        "log": True,
+        "webhook": {"url": hook_url, "timeout": 1, "deadline": 0, "max_queue": MAX_QUEUE}})
 
 
 def test_outbox_drops_are_counted_and_raise_an_alert(tmp_path, caplog):
