@@ -2,7 +2,9 @@
 
 Order as in Alertmanager: evaluate → record every state change → silence → deliver.
 A silenced change is recorded and held; held changes are delivered once their silence
-ends (``alerts.silence``).
+ends (``alerts.silence``). Delivery is handed to a ``Dispatcher`` (a worker per
+channel): with one that lives as long as the process (``serve``), an evaluation never
+waits on a receiver. Notifications a channel dropped raise ``notifications_dropped``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from alerts.evaluator import AlertState, Query, Transition, evaluate, store_quer
 from alerts.notify import dispatch
 from alerts.notify.alertmanager import RESEND_INTERVALS
 from alerts.notify.base import Notification, Notifier
-from alerts.notify.dispatch import deliver, notifications
+from alerts.notify.dispatch import Dispatcher, drain_bound, notifications
+from alerts.notify.metrics import DROPPED_RULE, NotifyMetrics, dropped_query
 from alerts.rules import Rule, RulesFileError, read_rules
 from alerts.settings import Alerting
 from alerts.silence import SilenceStore, alert_labels, released, split_silenced
@@ -70,36 +73,55 @@ def firing_notifications(states: dict[str, AlertState], runbook_base: str
                          runbook_base)
 
 
+def open_dispatcher(alerting: Alerting, metrics: NotifyMetrics | None = None,
+                    deadline_s: float = 30.0) -> Dispatcher:
+    """The configured channels, each on its own worker, for a process that evaluates
+    again and again; ``close()`` it at shutdown (outboxes keep what is left)."""
+    settings = alerting.settings
+    metrics = metrics if metrics is not None else NotifyMetrics()
+    resend_for_s = RESEND_INTERVALS * alerting.evaluate_interval_s
+    channels = dispatch.channels_from(settings, Path(settings.state_path).parent,
+                                      resend_for_s, metrics)
+    return Dispatcher(channels, deadline_s, metrics, own_channels=True)
+
+
 def run_cycle(alerting: Alerting, store: Store, now: float,
               channels: Sequence[Notifier] | None = None, deadline_s: float = 30.0,
-              resend_for_s: float | None = None) -> EvaluationResult:
+              resend_for_s: float | None = None,
+              dispatcher: Dispatcher | None = None) -> EvaluationResult:
     """Evaluate, save, hand off, deliver; then re-send what fires to channels that want
     it (Alertmanager), bounded ``resend_for_s`` ahead (default: four evaluation
-    intervals)."""
+    intervals).
+
+    With ``dispatcher`` (one per process, see ``open_dispatcher``) delivery goes on in
+    its workers after this returns. Without, the channels (``channels``, or the
+    configured ones) get a dispatcher for this cycle, which is drained before return."""
     settings = alerting.settings
     rules, error = load_rules(alerting)
     query = slo_query(store, alerting.slos, store_query(store))
     if resend_for_s is None:
         resend_for_s = RESEND_INTERVALS * alerting.evaluate_interval_s
+    if dispatcher is not None:
+        return _cycle(alerting, now, rules, error, query, dispatcher, resend_for_s)
     owned = channels is None  # made here, so closed here (each holds an outbox file)
+    metrics = NotifyMetrics()
     if channels is None:
         # Looked up at call time, so a harness can swap the factory whenever it is
         # imported (the soak counts deliveries this way).
         channels = dispatch.channels_from(settings, Path(settings.state_path).parent,
-                                          resend_for_s)
+                                          resend_for_s, metrics)
+    once = Dispatcher(channels, deadline_s, metrics, own_channels=owned)
     try:
-        return _cycle(alerting, now, rules, error, query, channels, deadline_s,
-                      resend_for_s)
+        return _cycle(alerting, now, rules, error, query, once, resend_for_s)
     finally:
-        if owned:
-            for channel in channels:
-                getattr(channel, "close", lambda: None)()
+        once.close(drain_s=drain_bound(once))
 
 
 def _cycle(alerting: Alerting, now: float, rules: list[Rule], error: str | None,
-           query: Query, channels: Sequence[Notifier], deadline_s: float,
-           resend_for_s: float) -> EvaluationResult:
+           query: Query, dispatcher: Dispatcher, resend_for_s: float) -> EvaluationResult:
     settings = alerting.settings
+    rules = [*rules, DROPPED_RULE]
+    query = dropped_query(dispatcher.metrics, query)
     states_db = AlertStore(settings.state_path)
     silences = SilenceStore(alerting.silence_path)
     try:
@@ -109,7 +131,7 @@ def _cycle(alerting: Alerting, now: float, rules: list[Rule], error: str | None,
                                      silences, now, labels)
         firing = {r for r, s in states.items() if s.state == "firing"}
         send += released(silences, firing, now, labels)
-        durable = [c for c in channels if hasattr(c, "enqueue")]
+        durable = dispatcher.durable
         # The notifications are saved with the state, then handed to the durable
         # outboxes: a crash in between leaves them saved, and the next cycle queues them
         # (an outbox ignores a key it already holds or sent, so none goes out twice).
@@ -122,9 +144,6 @@ def _cycle(alerting: Alerting, now: float, rules: list[Rule], error: str | None,
     finally:
         states_db.close()
         silences.close()
-    deliver(send, channels, deadline_s)
-    for channel in channels:
-        resend = getattr(channel, "resend", None)
-        if resend is not None and active:
-            resend(active, resend_for_s)  # a failure is retried at the next evaluation
+    dispatcher.submit(send)
+    dispatcher.resend(active, resend_for_s)  # a failure is retried at the next evaluation
     return EvaluationResult(states, tuple(changes), tuple(send), tuple(muted), len(rules), error)

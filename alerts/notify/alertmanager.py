@@ -12,7 +12,8 @@ import requests
 
 from alerts.notify.base import Notification, SendResult
 from alerts.notify.httppost import post_json
-from alerts.notify.webhook import WebhookNotifier
+from alerts.notify.metrics import NotifyMetrics
+from alerts.notify.webhook import MAX_TIMEOUTS, WebhookNotifier
 
 # As Prometheus does: a firing alert carries ``endsAt`` a few evaluation intervals
 # ahead and is re-sent every evaluation, so Alertmanager neither resolves it after its
@@ -89,9 +90,11 @@ class DurableAlertmanagerNotifier(WebhookNotifier):
     def __init__(self, url: str, outbox_path: str | Path, max_queue: int = 1000,
                  timeout_s: float = 5.0, deadline_s: float = 30.0,
                  active_for_s: float = DEFAULT_ACTIVE_FOR_S,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 metrics: NotifyMetrics | None = None,
+                 max_timeouts: int = MAX_TIMEOUTS) -> None:
         super().__init__(url.rstrip("/") + "/api/v2/alerts", outbox_path, max_queue,
-                         timeout_s, deadline_s)
+                         timeout_s, deadline_s, metrics=metrics, max_timeouts=max_timeouts)
         self.active_for_s = active_for_s
         self._clock = clock
 

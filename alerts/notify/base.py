@@ -36,6 +36,9 @@ class SendResult:
     ok: bool
     retry: bool = False  # only meaningful when not ok
     reason: str = ""  # "client", "server", "rate limited", "network", ...
+    # The request went out but no answer came in time: the receiver may have taken it,
+    # so sending it again may deliver it twice.
+    timed_out: bool = False
 
     @classmethod
     def success(cls) -> SendResult:

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from alerts.baseline import read_history
 from alerts.cycle import run_cycle
@@ -34,6 +35,7 @@ class JobContext:
     store: Store
     state: JobStateDB
     scraper: Scraper | None = None  # None: nothing live to scrape (report-only runs)
+    dispatcher: Any = None  # alerts' notification workers, kept for the process
 
 
 def scrape_job(ctx: JobContext) -> Callable[[float], str]:
@@ -50,7 +52,7 @@ def scrape_job(ctx: JobContext) -> Callable[[float], str]:
 def evaluate_job(ctx: JobContext) -> Callable[[float], str]:
     def run(now: float) -> str:
         # Tuned rules when 'ionmon tune --apply' wrote them; SLO burn-rate rules always.
-        result = run_cycle(ctx.config.alerting, ctx.store, now)
+        result = run_cycle(ctx.config.alerting, ctx.store, now, dispatcher=ctx.dispatcher)
         if result.rules_error:
             raise RuntimeError(result.rules_error)
         firing = sum(s.state == "firing" for s in result.states.values())

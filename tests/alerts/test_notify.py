@@ -1,11 +1,15 @@
 import json
 import logging
+import threading
 
 import pytest
+from prometheus_client import generate_latest
 
 from alerts.notify.alertmanager import AlertmanagerNotifier
 from alerts.notify.base import Notification, SendResult, classify_status, send_with_retry
+from alerts.notify.dispatch import Dispatcher
 from alerts.notify.log import LogNotifier
+from alerts.notify.metrics import NotifyMetrics
 from alerts.notify.sentry import SentryNotifier
 from alerts.notify.webhook import WebhookNotifier
 from tests.alerts.receiver import Receiver
@@ -123,3 +127,97 @@ def test_sentry_sends_real_envelopes_with_tags_and_fingerprint():
     assert ev["fingerprint"] == ["ionmon-alert", "high_error_rate"]
     assert ev["tags"]["rule"] == "high_error_rate" and ev["tags"]["severity"] == "critical"
     assert ev["level"] == "error" and "high_error_rate" in ev["message"]
+
+
+class _Blocked:
+    """A channel whose send waits until released: a receiver that hangs."""
+
+    name = "blocked"
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.entered = threading.Event()
+        self.sent: list[Notification] = []
+
+    def send(self, notes):
+        self.entered.set()
+        self.release.wait(30)
+        self.sent += notes
+        return SendResult.success()
+
+
+class _Recorder:
+    name = "recorder"
+
+    def __init__(self) -> None:
+        self.sent: list[Notification] = []
+
+    def send(self, notes):
+        self.sent += notes
+        return SendResult.success()
+
+
+def test_a_hung_channel_does_not_hold_up_another():
+    blocked, recorder = _Blocked(), _Recorder()
+    dispatcher = Dispatcher([blocked, recorder])
+    try:
+        dispatcher.submit([NOTE])  # returns at once although ``blocked`` hangs
+        assert blocked.entered.wait(10)
+        recorder_worker = dispatcher.workers[1]
+        assert recorder_worker.wait_idle(10) and recorder.sent == [NOTE]
+        assert not dispatcher.wait_idle(0)  # the hung one is still busy
+        blocked.release.set()
+        assert dispatcher.wait_idle(10) and blocked.sent == [NOTE]
+        snap = dispatcher.metrics.snapshot()
+    finally:
+        dispatcher.close()
+    assert snap["recorder"]["delivered"] == 1 and snap["blocked"]["delivered"] == 1
+
+
+def test_a_memory_queue_is_bounded_and_counts_drops():
+    blocked = _Blocked()
+    dispatcher = Dispatcher([blocked], queue_size=2)
+    try:
+        notes = [Notification("r", "firing", "info", "s", at=float(i)) for i in range(5)]
+        dispatcher.submit(notes[:1])
+        assert blocked.entered.wait(10)  # the first batch is being sent
+        for n in notes[1:]:
+            dispatcher.submit([n])
+        snap = dispatcher.metrics.snapshot()["blocked"]
+        blocked.release.set()
+        assert dispatcher.wait_idle(10)
+    finally:
+        dispatcher.close()
+    assert snap["dropped"] == 2 and snap["queued"] == 2 and snap["last_drop_reason"] == (
+        "queue full")
+    assert blocked.sent == [notes[0], notes[3], notes[4]]  # the oldest waiting were dropped
+
+
+def test_a_refused_notification_is_counted_as_dropped(tmp_path):
+    metrics = NotifyMetrics()
+    with Receiver() as rx:
+        rx.default_status = 400
+        hook = WebhookNotifier(rx.url, tmp_path / "o.db", deadline_s=0, metrics=metrics)
+        assert not hook.send([NOTE]).ok
+        hook.close()
+    snap = metrics.snapshot()["webhook"]
+    assert snap["dropped"] == 1 and snap["last_drop_reason"] == "client: HTTP 400"
+    text = generate_latest(metrics.registry).decode()
+    assert 'ionmon_notifications_dropped_total{channel="webhook",reason="client"} 1.0' in text
+
+
+def test_a_retried_then_delivered_notification_is_counted_once_each(tmp_path):
+    metrics = NotifyMetrics()
+    with Receiver() as rx:
+        rx.statuses = [503, 502]
+        hook = WebhookNotifier(rx.url, tmp_path / "o.db", deadline_s=60, sleep=no_sleep,
+                               metrics=metrics)
+        assert hook.send([NOTE]).ok
+        hook.close()
+    snap = metrics.snapshot()["webhook"]
+    assert (snap["delivered"], snap["retried"], snap["dropped"]) == (1, 2, 0), snap
+
+
+def test_an_unknown_outcome_is_refused_by_name():
+    with pytest.raises(ValueError, match=r"'lost'.*delivered"):
+        NotifyMetrics().count("webhook", "lost")

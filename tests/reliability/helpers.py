@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import sqlite3
 import threading
 import time
@@ -12,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
-from alerts.rules import Bound, Rule
+from alerts.rules import Bound, Rule, write_rules
 from monitoring.clock import VirtualClock
 from monitoring.store.base import Point
 from monitoring.store.sqlite import SQLiteStore
@@ -43,6 +45,31 @@ def rule(rule_id: str, metric: str, op: str, value: float, for_s: float = 60.0,
          severity: str = "critical") -> Rule:
     return Rule(rule_id, (Bound(metric, op, value),), for_s, severity,  # type: ignore[arg-type]
                 f"{rule_id} summary", "runbook")
+
+
+def _answer(handler: BaseHTTPRequestHandler, code: int) -> None:
+    """An empty JSON answer; a client that gave up meanwhile is no error."""
+    try:
+        handler.send_response(code)
+        handler.send_header("Content-Length", "2")
+        handler.end_headers()
+        handler.wfile.write(b"{}")
+    except OSError:
+        pass
+
+
+def alerts_config(tmp: Path, rules: list[Rule], channels: dict[str, Any],
+                  **sections: Any) -> Path:
+    """A config file in ``tmp`` with its store, rules file and alert state there too."""
+    write_rules(tmp / "rules.yaml", rules)
+    path = tmp / "config.yaml"
+    path.write_text(yaml.safe_dump({
+        "store": {"path": str(tmp / "ionmon.db")},
+        "alerts": {"rules_path": str(tmp / "rules.yaml"), "state_path": str(tmp / "alerts.db"),
+                   "channels": channels},
+        "output_dir": str(tmp / "out"), **sections,
+    }))
+    return path
 
 
 class FlakyReceiver:
@@ -80,13 +107,7 @@ class FlakyReceiver:
                         with owner._lock:
                             owner.accepted.append({"key": self.headers.get("Idempotency-Key"),
                                                    "body": json.loads(body)})
-                try:
-                    self.send_response(code)
-                    self.send_header("Content-Length", "2")
-                    self.end_headers()
-                    self.wfile.write(b"{}")
-                except OSError:
-                    pass
+                _answer(self, code)
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -116,3 +137,81 @@ def write_minutes(path: Path, now: float, since_s: float,
     for t in np.arange(now - since_s, now + 1, 60.0):
         store.write(scrape(float(t)))
     store.close()
+
+
+class HungReceiver:
+    """A loopback server that accepts every connection and never answers."""
+
+    def __init__(self) -> None:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(64)
+        self.port = self._sock.getsockname()[1]
+        self.connections: list[socket.socket] = []
+        self._stopped = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _accept(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            self.connections.append(conn)  # held open, never read, never answered
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._sock.close()
+        for conn in self.connections:
+            conn.close()
+
+    def __enter__(self) -> HungReceiver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class LateReceiver:
+    """Takes every POST (records its Idempotency-Key), then answers 200 only after
+    ``delay_s``: past the client's timeout, the change was received all the same."""
+
+    def __init__(self, delay_s: float) -> None:
+        self.delay_s = delay_s
+        self.keys: list[str] = []
+        self._lock = threading.Lock()
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with owner._lock:
+                    owner.keys.append(self.headers.get("Idempotency-Key", ""))
+                time.sleep(owner.delay_s)
+                _answer(self, 200)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> LateReceiver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -10,17 +10,15 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-import yaml
 
 from alerts.cycle import run_cycle
-from alerts.rules import write_rules
 from alerts.state import AlertStore
 from monitoring.app.config import load_config
 from monitoring.clock import VirtualClock
 from monitoring.store.base import Point
 from monitoring.store.sqlite import SQLiteStore
 from tests.alerts.receiver import Receiver
-from tests.reliability.helpers import rule
+from tests.reliability.helpers import alerts_config, rule
 
 RULE = rule("region_or_l2_down", "regions_up", "<", 3, for_s=0)
 T0 = 1_800_000_000.0
@@ -55,17 +53,8 @@ _CHILD = textwrap.dedent("""
 
 
 def _config(tmp: Path, hook_url: str) -> Path:
-    write_rules(tmp / "rules.yaml", [RULE])
-    path = tmp / "config.yaml"
-    path.write_text(yaml.safe_dump({
-        "store": {"path": str(tmp / "ionmon.db")},
-        "alerts": {"rules_path": str(tmp / "rules.yaml"),
-                   "state_path": str(tmp / "alerts.db"),
-                   "channels": {"log": False, "webhook": {"url": hook_url, "timeout": 1,
-                                                          "deadline": 1}}},
-        "output_dir": str(tmp / "out"),
-    }))
-    return path
+    return alerts_config(tmp, [RULE], {
+        "log": False, "webhook": {"url": hook_url, "timeout": 1, "deadline": 1}})
 
 
 @pytest.mark.parametrize("point", ["after_save", "after_enqueue"])

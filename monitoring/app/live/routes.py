@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 DASHBOARD_RANGE_S = 6 * 3600
 
 
-def _status_page(state: JobStateDB) -> str:
+def _status_page(state: JobStateDB,
+                 notifications: Callable[[], dict[str, dict[str, Any]]] | None = None) -> str:
     def ts(v: float | None) -> str:
         return "—" if v is None else time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(v))
 
@@ -42,6 +43,12 @@ def _status_page(state: JobStateDB) -> str:
         f"<tr><td>{html.escape(t)}</td><td>{'up' if up else 'down'}</td>"
         f"<td>{html.escape(reason or '')}</td><td>{ts(at)}</td></tr>"
         for t, up, reason, at in state.targets())
+    channels = "".join(
+        f"<tr><td>{html.escape(name)}</td><td>{c['delivered']}</td><td>{c['retried']}</td>"
+        f"<td>{c['duplicated_by_timeout']}</td><td class='{'error' if c['dropped'] else ''}'>"
+        f"{c['dropped']}</td><td>{c.get('queued', '—')}</td>"
+        f"<td>{html.escape(str(c['last_drop_reason']))}</td></tr>"
+        for name, c in (notifications() if notifications else {}).items())
     return (
         "<!doctype html><meta charset='utf-8'><meta http-equiv='refresh' content='10'>"
         "<title>ION Monitoring status</title><style>body{font:14px sans-serif;margin:24px}"
@@ -51,11 +58,16 @@ def _status_page(state: JobStateDB) -> str:
         f"<th>outcome</th><th>runs</th><th>failures</th><th>next run</th><th>detail</th></tr>"
         f"{rows}</table><h1>Targets</h1><table><tr><th>target</th><th>state</th>"
         f"<th>reason</th><th>at</th></tr>{targets}</table>"
+        "<h1>Notifications</h1><table><tr><th>channel</th><th>delivered</th><th>retried</th>"
+        "<th>duplicated by timeout</th><th>dropped</th><th>queued</th>"
+        f"<th>last drop</th></tr>{channels}</table>"
         "<p><a href='/'>dashboards</a> · <a href='/metrics'>/metrics</a></p>")
 
 
 def make_router(config: Config, store: Store, state: JobStateDB, registry: CollectorRegistry,
-                clock: WallClock) -> Callable[[str], Page]:
+                clock: WallClock,
+                notifications: Callable[[], dict[str, dict[str, Any]]] | None = None
+                ) -> Callable[[str], Page]:
     """Path in, page out: every page is rendered from the store at request time."""
     first = next(iter(DASHBOARDS))
 
@@ -73,7 +85,8 @@ def make_router(config: Config, store: Store, state: JobStateDB, registry: Colle
         if path == "/silences":
             return _silences_page(config, clock.now())
         if path == "/status":
-            return Page(200, "text/html; charset=utf-8", _status_page(state).encode())
+            page = _status_page(state, notifications)
+            return Page(200, "text/html; charset=utf-8", page.encode())
         if path == "/metrics":
             return Page(200, CONTENT_TYPE_LATEST, generate_latest(registry))
         return Page(404, "text/plain; charset=utf-8", b"not found: try / or /status\n")

@@ -9,6 +9,8 @@ from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry
 
+from alerts.cycle import open_dispatcher
+from alerts.notify.dispatch import Dispatcher
 from engine.cluster import EDGE
 from monitoring.app.config import Config
 from monitoring.app.jobs import JobContext, build_jobs
@@ -19,6 +21,14 @@ from monitoring.app.scheduler import JobMetrics, JobRunner, JobStateDB, start_sc
 from monitoring.app.stores import open_store
 
 log = logging.getLogger(__name__)
+NOTIFY_DRAIN_S = 5.0  # at shutdown, how long channels may finish what they are sending
+
+
+def notification_workers(config: Config, registry: CollectorRegistry) -> Dispatcher:
+    """The notification workers for the whole run, their counters on ``/metrics``."""
+    dispatcher = open_dispatcher(config.alerting)
+    registry.register(dispatcher.metrics.registry)
+    return dispatcher
 
 
 def run_serve(config: Config, port: int | None = None, duration_s: float | None = None,
@@ -36,11 +46,13 @@ def run_serve(config: Config, port: int | None = None, duration_s: float | None 
     store = open_store(config)
     state = JobStateDB(config.scheduler_state_path)
     runner = JobRunner(state, JobMetrics(registry))
+    dispatcher = notification_workers(config, registry)
     with LiveEngine(config) as live:
         live.scraper.cycle(live.clock.now())  # the first scrape only primes the rates
-        ctx = JobContext(config, store, state, live.scraper)
+        ctx = JobContext(config, store, state, live.scraper, dispatcher)
         sched = start_scheduler(build_jobs(ctx), runner, config.schedule, live.clock.now)
-        server = serve_http(make_router(config, store, state, registry, live.clock), port,
+        server = serve_http(make_router(config, store, state, registry, live.clock,
+                                        dispatcher.metrics.snapshot), port,
                             host=config.serve.host, token=config.serve.token,
                             post=make_post_router(config, live.clock))
         echo(f"serving dashboards on http://{server.server_address[0]}:{server.server_port}/ "
@@ -56,6 +68,7 @@ def run_serve(config: Config, port: int | None = None, duration_s: float | None 
             echo("interrupted")
         finally:
             sched.shutdown(wait=True)
+            dispatcher.close(drain_s=NOTIFY_DRAIN_S)  # outboxes keep what is left
             server.shutdown()
             server.server_close()
             sent = live.traffic.sent if live.traffic else 0
