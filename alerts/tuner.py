@@ -222,7 +222,8 @@ def tune_rule(spec: RuleSpec, ts: np.ndarray, values: Mapping[str, np.ndarray],
     Over budget on the whole grid: the grid again on the tail sigma, then k widened
     through ``wider``, then the catalog target, then the quietest rule written
     disabled; ``status`` says which ("tail" for the tail sigma's grid).
-    The chosen thresholds are rounded as far as the back-test allows.
+    The chosen thresholds are rounded as far as the back-test allows, moving none of
+    them by more than half a sigma.
     """
     baselines = baselines_for(spec, ts, values, faults)
     if not baselines:
@@ -247,7 +248,18 @@ def tune_rule(spec: RuleSpec, ts: np.ndarray, values: Mapping[str, np.ndarray],
         status, rule, chosen, reason = _over_budget(spec, baselines, rows, run,
                                                      max_false_per_day, wider)
     outcome = _outcome(chosen)
-    rule = round_rule(rule, lambda r: _outcome(run(r)) == outcome)
+    # Rounding may move a threshold by at most half a sigma (half the smallest grid
+    # step), so a rounded rule means out of sample what the tuned one did.
+    step = {mb.metric: 0.5 * sigma_of(mb.baseline) for mb in baselines}
+    exact = rule
+
+    def same(r: Rule) -> bool:
+        near = all(abs(a - b) <= step.get(x.metric, 0.0)
+                   for x, y in zip(r.bounds, exact.bounds, strict=True)
+                   for a, b in zip(x.thresholds, y.thresholds, strict=True))
+        return near and _outcome(run(r)) == outcome
+
+    rule = round_rule(rule, same)
     return Proposal(spec, rule, baselines, tuple(rows), chosen, reason, status)
 
 
