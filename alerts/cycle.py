@@ -42,13 +42,14 @@ def rule_labels(rules: Sequence[Rule]) -> dict[str, dict[str, str]]:
 
 
 def load_rules(alerting: Alerting) -> tuple[list[Rule], str | None]:
-    """Tuned rules when the file exists, plus every SLO's burn-rate rules."""
+    """Tuned rules when the file exists (less those written disabled), plus every SLO's
+    burn-rate rules."""
     settings = alerting.settings
     tuned: list[Rule] = []
     error = None
     if Path(settings.rules_path).exists():
         try:
-            tuned = read_rules(settings.rules_path)
+            tuned = [r for r in read_rules(settings.rules_path) if not r.disabled]
         except RulesFileError as exc:
             error = str(exc)
     return [*tuned, *slo_rules(alerting.slos)], error

@@ -28,10 +28,20 @@ def bound_expr(b: Bound, window: str = RATE_WINDOW) -> str:
     q = catalog.get(b.metric).promql(window)
     if b.hourly is None:
         return f"({q}) {b.op} {_num(b.value)}"  # type: ignore[arg-type]
-    # One threshold per UTC hour: a vector that holds the current hour's value.
-    limit = " or ".join(f"(vector({_num(v)}) and on() hour() == {h})"
-                        for h, v in enumerate(b.hourly))
+    # One threshold per UTC hour: a vector that holds the current hour's value; with
+    # weekend hours, the weekday ones hold Monday to Friday (day_of_week() 1-5, UTC).
+    days = ((b.hourly, " and on() day_of_week() > 0 < 6"),
+            (b.weekend, " and on() (day_of_week() == 0 or day_of_week() == 6)")
+            ) if b.weekend is not None else ((b.hourly, ""),)
+    limit = " or ".join(f"(vector({_num(v)}) and on() hour() == {h}{when})"
+                        for hours, when in days for h, v in enumerate(hours))
     return f"({q}) {b.op} on() ({limit})"
+
+
+def _describe(b: Bound) -> str:
+    if b.hourly is None:
+        return _num(b.value)  # type: ignore[arg-type]
+    return "weekday and weekend hourly threshold" if b.weekend else "hourly threshold"
 
 
 def rule_expr(rule: Rule, window: str = RATE_WINDOW) -> str:
@@ -45,9 +55,9 @@ def prometheus_rules(rules: Sequence[Rule], window: str = RATE_WINDOW) -> str:
          "annotations": {"summary": r.summary, "runbook": r.runbook,
                          "description": "; ".join(
                              f"{b.metric} {b.op} "
-                             f"{'hourly threshold' if b.hourly else _num(b.value)}"  # type: ignore[arg-type]
+                             f"{_describe(b)}"
                              for b in r.bounds)}}
-        for r in rules
+        for r in rules if not r.disabled  # a disabled rule is written for people, not run
     ]}
     return yaml.safe_dump({"groups": [group]}, sort_keys=False, width=1000)
 

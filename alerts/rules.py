@@ -18,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 import yaml
 
-from alerts.stats import HOURS, hour_of_day
+from alerts.stats import HOURS, hour_of_day, is_weekend
 from monitoring import catalog
 from monitoring.durations import format_duration, parse_duration
 
@@ -98,29 +98,48 @@ SPECS_BY_ID = {spec.id: spec for spec in RULE_SPECS}
 
 @dataclass(frozen=True)
 class Bound:
-    """``metric op threshold`` is trouble; the threshold is flat or one per UTC hour."""
+    """``metric op threshold`` is trouble; the threshold is flat or one per UTC hour.
+
+    With ``weekend`` as well, ``hourly`` holds the weekday hours (Monday to Friday,
+    UTC) and ``weekend`` those of Saturday and Sunday.
+    """
 
     metric: str
     op: Op
     value: float | None = None
     hourly: tuple[float, ...] | None = None
+    weekend: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         if (self.value is None) == (self.hourly is None):
             raise ValueError(f"bound on {self.metric}: give exactly one of value, hourly")
-        if self.hourly is not None and len(self.hourly) != HOURS:
-            raise ValueError(f"bound on {self.metric}: hourly needs {HOURS} values, "
-                             f"got {len(self.hourly)}")
-        for v in (self.value,) if self.hourly is None else self.hourly:
+        if self.weekend is not None and self.hourly is None:
+            raise ValueError(f"bound on {self.metric}: weekend needs hourly (the weekdays)")
+        for key, hours in (("hourly", self.hourly), ("weekend", self.weekend)):
+            if hours is not None and len(hours) != HOURS:
+                raise ValueError(f"bound on {self.metric}: {key} needs {HOURS} values, "
+                                 f"got {len(hours)}")
+        for v in (self.value,) if self.hourly is None else (*self.hourly, *(self.weekend or ())):
             if v is None or not math.isfinite(v):
                 raise ValueError(f"bound on {self.metric}: threshold must be a finite "
                                  f"number, got {v!r}")
+
+    @property
+    def thresholds(self) -> tuple[float, ...]:
+        """Every threshold the bound holds (one when flat)."""
+        if self.hourly is None:
+            return (float(self.value),)  # type: ignore[arg-type]
+        return (*self.hourly, *(self.weekend or ()))
 
     def threshold_at(self, ts: np.ndarray) -> np.ndarray:
         ts = np.asarray(ts, dtype=float)
         if self.hourly is None:
             return np.full(ts.shape, float(self.value))  # type: ignore[arg-type]
-        return np.asarray(self.hourly)[hour_of_day(ts)]
+        hour = hour_of_day(ts)
+        limit = np.asarray(self.hourly)[hour]
+        if self.weekend is not None:
+            limit = np.where(is_weekend(ts), np.asarray(self.weekend)[hour], limit)
+        return limit
 
     def breached(self, ts: np.ndarray, values: np.ndarray) -> np.ndarray:
         """Per sample: is this value trouble? Missing values (NaN) are not."""
@@ -139,6 +158,7 @@ class Rule:
     runbook: str
     k: float | None = None  # the sigma multiple the tuner chose
     labels: dict[str, str] = field(default_factory=dict)
+    disabled: str | None = None  # why the rule is written but not evaluated
 
     @property
     def metrics(self) -> tuple[str, ...]:
@@ -151,6 +171,8 @@ def _bound_to_dict(b: Bound) -> dict[str, Any]:
     out: dict[str, Any] = {"metric": b.metric, "op": b.op}
     if b.hourly is not None:
         out["hourly"] = [float(v) for v in b.hourly]
+        if b.weekend is not None:
+            out["weekend"] = [float(v) for v in b.weekend]
     else:
         out["value"] = float(b.value)  # type: ignore[arg-type]
     return out
@@ -162,6 +184,7 @@ def rules_to_yaml(rules: Sequence[Rule], meta: dict[str, Any] | None = None) -> 
          "summary": r.summary, "runbook": r.runbook,
          **({"k": r.k} if r.k is not None else {}),
          **({"labels": dict(r.labels)} if r.labels else {}),
+         **({"disabled": r.disabled} if r.disabled else {}),
          "bounds": [_bound_to_dict(b) for b in r.bounds]}
         for r in rules
     ]}
@@ -197,7 +220,7 @@ def _kind_name(kind: type | tuple[type, ...]) -> str:
 def _parse_bound(d: Any, where: str) -> Bound:
     if not isinstance(d, dict):
         raise RulesFileError(f"{where}: expected a mapping, got {d!r}")
-    unknown = set(d) - {"metric", "op", "value", "hourly"}
+    unknown = set(d) - {"metric", "op", "value", "hourly", "weekend"}
     if unknown:
         raise RulesFileError(f"{where}.{sorted(unknown)[0]}: unknown key")
     metric = _need(d, "metric", where, str)
@@ -211,16 +234,25 @@ def _parse_bound(d: Any, where: str) -> Bound:
                              f"{' or '.join(bad_ops(metric))} its threshold, not {op!r}")
     try:
         if "hourly" in d:
-            hourly = _need(d, "hourly", where, list)
-            if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in hourly):
-                raise RulesFileError(f"{where}.hourly: expected {HOURS} numbers")
-            return Bound(metric, op, hourly=tuple(float(v) for v in hourly))
+            hours = {key: _hours(d, key, where) for key in ("hourly", "weekend") if key in d}
+            return Bound(metric, op, hourly=hours["hourly"], weekend=hours.get("weekend"))
+        if "weekend" in d:
+            raise RulesFileError(f"{where}.weekend: needs hourly (the weekday hours)")
         return Bound(metric, op, value=float(_need(d, "value", where, (int, float))))
     except ValueError as exc:
         if isinstance(exc, RulesFileError):
             raise
         key = "hourly" if "hourly" in d else "value"
+        if "weekend" in d and "weekend" in str(exc):
+            key = "weekend"
         raise RulesFileError(f"{where}.{key}: {exc}") from None
+
+
+def _hours(d: dict, key: str, where: str) -> tuple[float, ...]:
+    hours = _need(d, key, where, list)
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in hours):
+        raise RulesFileError(f"{where}.{key}: expected {HOURS} numbers")
+    return tuple(float(v) for v in hours)
 
 
 def _parse_rule(d: Any, where: str) -> Rule:
@@ -244,6 +276,9 @@ def _parse_rule(d: Any, where: str) -> Rule:
     labels = d.get("labels", {})
     if not isinstance(labels, dict):
         raise RulesFileError(f"{where}.labels: expected a mapping, got {labels!r}")
+    disabled = d.get("disabled")
+    if disabled is not None and (not isinstance(disabled, str) or not disabled.strip()):
+        raise RulesFileError(f"{where}.disabled: expected the reason as text, got {disabled!r}")
     spec = SPECS_BY_ID.get(rule_id)
     return Rule(
         id=rule_id,
@@ -254,6 +289,7 @@ def _parse_rule(d: Any, where: str) -> Rule:
         runbook=str(d.get("runbook", spec.runbook if spec else "")),
         k=float(k) if k is not None else None,
         labels={str(a): str(b) for a, b in labels.items()},
+        disabled=disabled,
     )
 
 

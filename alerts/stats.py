@@ -1,4 +1,4 @@
-"""Robust statistics of a baseline: centre, spread and the daily shape, if any.
+"""Robust statistics of a baseline: centre, spread, the tail and the daily shape, if any.
 
 Pure functions over numpy arrays; the tuner, the back-test and the detector all
 describe "normal" with these, so a score on labelled series measures the tuner.
@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import norm
 
 # 1.4826 * MAD estimates a normal sigma; sqrt(pi/2) * mean |dev| does the same and
 # stays positive when more than half the values are equal (a MAD of 0).
@@ -25,6 +26,19 @@ MIN_SEASONAL_SPAN_S = 2 * 86400
 REL_SIGMA_FLOOR = 1e-3
 ABS_SIGMA_FLOOR = 1e-9
 HOURS = 24
+# Weekday and weekend hours apart: 24 + 24 medians. Hour of week (168) would leave one
+# day per hour in a week's baseline, fitting that day's noise; weekend hours get two.
+WEEK_HOURS = 2 * HOURS
+# Weekday/weekend hours replace the daily profile only when they remove a further
+# fifth of the variance the daily profile leaves: 48 medians must earn their keep.
+WEEKLY_MIN_EXPLAINED = 0.2
+# Each kind of day needs two days of its own before its hours are trusted.
+MIN_DAYS_PER_KIND = 2
+# The tail is read at the |residual| one normal sample in a thousand exceeds: its
+# normal value is Z_TAIL sigmas, so tail_sigma = q999 / Z_TAIL equals sigma for
+# Gaussian noise and grows with a heavy tail (timings, rare-event rates).
+TAIL_QUANTILE = 0.999
+Z_TAIL = float(norm.ppf(0.5 + TAIL_QUANTILE / 2))
 
 
 @dataclass(frozen=True)
@@ -33,19 +47,29 @@ class Baseline:
 
     center: float
     sigma: float
-    explained: float  # share of robust variance the hour-of-day profile explains
-    hourly: tuple[float, ...] | None = None  # 24 medians when seasonal, else None
+    explained: float  # share of robust variance the seasonal profile explains
+    hourly: tuple[float, ...] | None = None  # 24 (daily) or 48 (weekday, weekend) medians
     n: int = 0
+    # Sigma read from the tail (TAIL_QUANTILE of |residual| / Z_TAIL), never below sigma.
+    tail_sigma: float | None = None
 
     @property
     def seasonal(self) -> bool:
         return self.hourly is not None
 
+    @property
+    def weekly(self) -> bool:
+        return self.hourly is not None and len(self.hourly) == WEEK_HOURS
+
+    @property
+    def tail(self) -> float:
+        return self.sigma if self.tail_sigma is None else self.tail_sigma
+
     def expected(self, ts: np.ndarray) -> np.ndarray:
         ts = np.asarray(ts, dtype=float)
         if self.hourly is None:
             return np.full(ts.shape, self.center)
-        return np.asarray(self.hourly)[hour_of_day(ts)]
+        return np.asarray(self.hourly)[profile_index(ts, len(self.hourly))]
 
     def z(self, ts: np.ndarray, values: np.ndarray) -> np.ndarray:
         """Signed robust z-score of each value against this baseline."""
@@ -55,6 +79,25 @@ class Baseline:
 def hour_of_day(ts: np.ndarray) -> np.ndarray:
     """UTC hour (0-23) of epoch seconds."""
     return ((np.asarray(ts, dtype=float) // 3600) % HOURS).astype(int)
+
+
+def is_weekend(ts: np.ndarray) -> np.ndarray:
+    """Saturday or Sunday (UTC) of epoch seconds; 1970-01-01 was a Thursday."""
+    return (np.asarray(ts, dtype=float) // 86400 + 3) % 7 >= 5
+
+
+def hour_of_week_kind(ts: np.ndarray) -> np.ndarray:
+    """0-23 for weekday hours, 24-47 for weekend hours (UTC)."""
+    return hour_of_day(ts) + HOURS * is_weekend(ts).astype(int)
+
+
+def profile_index(ts: np.ndarray, size: int) -> np.ndarray:
+    """Index into a profile of ``size`` values: 24 by hour of day, 48 also by kind of day."""
+    if size == HOURS:
+        return hour_of_day(ts)
+    if size == WEEK_HOURS:
+        return hour_of_week_kind(ts)
+    raise ValueError(f"a profile has {HOURS} or {WEEK_HOURS} values, not {size}")
 
 
 def robust_sigma(deviations: np.ndarray, level: float = 0.0) -> float:
@@ -68,43 +111,83 @@ def robust_sigma(deviations: np.ndarray, level: float = 0.0) -> float:
     return max(sigma, REL_SIGMA_FLOOR * abs(level), ABS_SIGMA_FLOOR)
 
 
-def hourly_profile(ts: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Median per UTC hour; NaN for hours with fewer than MIN_PER_HOUR samples."""
-    hours = hour_of_day(ts)
-    out = np.full(HOURS, np.nan)
+def tail_sigma(deviations: np.ndarray, sigma: float) -> float:
+    """The sigma a normal tail would need to reach this tail: q999(|dev|) / Z_TAIL."""
+    d = np.abs(deviations[np.isfinite(deviations)])
+    if d.size == 0:
+        return sigma
+    return max(sigma, float(np.quantile(d, TAIL_QUANTILE)) / Z_TAIL)
+
+
+def hourly_profile(ts: np.ndarray, values: np.ndarray, size: int = HOURS) -> np.ndarray:
+    """Median per profile hour (see ``profile_index``); NaN below MIN_PER_HOUR samples."""
+    hours = profile_index(ts, size)
+    out = np.full(size, np.nan)
     order = np.argsort(hours, kind="stable")
     h_sorted, v_sorted = hours[order], values[order]
-    bounds = np.searchsorted(h_sorted, np.arange(HOURS + 1))
-    for h in range(HOURS):
+    bounds = np.searchsorted(h_sorted, np.arange(size + 1))
+    for h in range(size):
         chunk = v_sorted[bounds[h]:bounds[h + 1]]
         if chunk.size >= MIN_PER_HOUR:
             out[h] = np.median(chunk)
     return out
 
 
+def _days_of_each_kind(ts: np.ndarray) -> tuple[int, int]:
+    days = np.unique(ts // 86400)
+    weekend = int(is_weekend(days * 86400).sum())
+    return int(days.size) - weekend, weekend
+
+
 def fit_baseline(ts: np.ndarray, values: np.ndarray,
-                 min_explained: float = SEASONAL_MIN_EXPLAINED) -> Baseline:
-    """Median/MAD of a baseline, per hour of day when that measurably explains it.
+                 min_explained: float = SEASONAL_MIN_EXPLAINED,
+                 normal: np.ndarray | None = None) -> Baseline:
+    """Median/MAD of a baseline, per hour of day (and kind of day) when that measurably
+    explains it.
 
     Seasonality is measured, not declared: the hour-of-day profile is kept only when
-    it shrinks the robust variance by ``min_explained`` or more.
+    it shrinks the robust variance by ``min_explained`` or more, and weekday/weekend
+    hours replace it only when they shrink what is left by WEEKLY_MIN_EXPLAINED more.
+    ``normal`` marks the rows the tail is read from (default: all), so recorded
+    faults need not count as the tail of normal.
     """
     ts = np.asarray(ts, dtype=float)
     values = np.asarray(values, dtype=float)
     ok = np.isfinite(values)
+    normal = ok if normal is None else np.asarray(normal, dtype=bool)[ok]
     ts, values = ts[ok], values[ok]
     if values.size == 0:
         return Baseline(center=float("nan"), sigma=float("nan"), explained=0.0, n=0)
     center = float(np.median(values))
     flat_sigma = robust_sigma(values - center, center)
+    if ts[-1] - ts[0] < MIN_SEASONAL_SPAN_S:
+        return _baseline(center, flat_sigma, 0.0, None, values, normal)
     profile = hourly_profile(ts, values)
-    if ts[-1] - ts[0] < MIN_SEASONAL_SPAN_S or np.isnan(profile).all():
-        return Baseline(center, flat_sigma, 0.0, None, int(values.size))
+    if np.isnan(profile).all():
+        return _baseline(center, flat_sigma, 0.0, None, values, normal)
     profile = np.where(np.isnan(profile), center, profile)
     residual = values - profile[hour_of_day(ts)]
     seasonal_sigma = robust_sigma(residual, center)
     explained = max(0.0, 1.0 - (seasonal_sigma / flat_sigma) ** 2)
+    if min(_days_of_each_kind(ts)) >= MIN_DAYS_PER_KIND:
+        weekly = hourly_profile(ts, values, WEEK_HOURS)
+        # An hour missing on one kind of day takes the daily profile's value.
+        weekly = np.where(np.isnan(weekly), np.tile(profile, 2), weekly)
+        w_residual = values - weekly[hour_of_week_kind(ts)]
+        w_sigma = robust_sigma(w_residual, center)
+        w_explained = max(0.0, 1.0 - (w_sigma / flat_sigma) ** 2)
+        if (w_explained >= min_explained
+                and 1.0 - (w_sigma / seasonal_sigma) ** 2 >= WEEKLY_MIN_EXPLAINED):
+            return _baseline(center, w_sigma, w_explained, weekly, values, normal, w_residual)
     if explained >= min_explained:
-        return Baseline(center, seasonal_sigma, explained, tuple(float(p) for p in profile),
-                        int(values.size))
-    return Baseline(center, flat_sigma, explained, None, int(values.size))
+        return _baseline(center, seasonal_sigma, explained, profile, values, normal, residual)
+    return _baseline(center, flat_sigma, explained, None, values, normal)
+
+
+def _baseline(center: float, sigma: float, explained: float, profile: np.ndarray | None,
+              values: np.ndarray, normal: np.ndarray,
+              residual: np.ndarray | None = None) -> Baseline:
+    dev = (values - center) if residual is None else residual
+    return Baseline(center, sigma, explained,
+                    None if profile is None else tuple(float(p) for p in profile),
+                    int(values.size), tail_sigma(dev[normal], sigma))

@@ -11,7 +11,7 @@ import pytest
 from alerts.export import alertmanager_config, prometheus_rules
 from alerts.notify.alertmanager import AlertmanagerNotifier
 from alerts.notify.base import Notification
-from alerts.rules import RULE_SPECS
+from alerts.rules import RULE_SPECS, Bound, Rule
 from alerts.tuner import tune
 from tests.alerts.synth import week
 from tests.servers import AlertmanagerServer, PrometheusServer, free_port, require_binary
@@ -107,3 +107,14 @@ def test_alertmanager_receives_our_alerts(tmp_path):
     names = {a["labels"]["alertname"]: a for a in alerts}
     assert names["low_availability"]["labels"]["severity"] == "critical"
     assert names["low_availability"]["annotations"]["value"] == "94"
+
+
+def test_promtool_accepts_weekday_and_weekend_hours(tmp_path):
+    promtool = require_binary("promtool")
+    b = Bound("request_rate", ">", hourly=tuple(float(h) for h in range(24)),
+              weekend=tuple(100.0 + h for h in range(24)))
+    path = tmp_path / "rules.yml"
+    path.write_text(prometheus_rules([Rule("traffic_anomaly", (b,), 600, "info", "s", "rb")]))
+    out = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "day_of_week() > 0 < 6" in path.read_text()

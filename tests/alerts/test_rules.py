@@ -1,5 +1,7 @@
+import numpy as np
 import pytest
 
+from alerts.export import prometheus_rules
 from alerts.rules import (
     RULE_SPECS,
     Bound,
@@ -8,6 +10,7 @@ from alerts.rules import (
     RulesSource,
     parse_rules,
     read_rules,
+    rules_to_yaml,
     write_rules,
 )
 from alerts.tuner import tune
@@ -71,3 +74,26 @@ def test_a_bad_file_keeps_the_last_good_rules_in_force(tmp_path, tuned):
     good = [Rule("only", (Bound("latency_p95", ">", value=80.0),), 60, "warning", "s", "r")]
     write_rules(path, good)
     assert source.rules() == good and source.last_error is None
+
+
+def test_weekend_hours_and_a_disabled_reason_survive_the_file():
+    hourly = tuple(float(h) for h in range(24))
+    weekend = tuple(100.0 + h for h in range(24))
+    rule = Rule("traffic_anomaly", (Bound("request_rate", ">", hourly=hourly, weekend=weekend),),
+                600, "info", "s", "rb", k=4.0)
+    off = Rule("slow_db_queries", (Bound("db_query_p95", ">", value=3.5),), 300, "warning",
+               "s", "rb", k=64.0, disabled="over the false-alarm budget: 0.43/day")
+    back = parse_rules(rules_to_yaml([rule, off]))
+    assert back[0].bounds[0].weekend == weekend and back[0].bounds[0].hourly == hourly
+    assert back[1].disabled == off.disabled
+    sat_3h = 1_767_225_600.0 + 2 * 86400 + 3 * 3600  # 2026-01-03, a Saturday
+    assert back[0].bounds[0].threshold_at(np.array([sat_3h, sat_3h + 2 * 86400])).tolist() == [
+        103.0, 3.0]
+    text = prometheus_rules(back)
+    assert "day_of_week()" in text and "slow_db_queries" not in text
+    with pytest.raises(RulesFileError, match=r"bounds.0.weekend: needs hourly"):
+        parse_rules("rules: [{id: a, bounds: [{metric: request_rate, op: '>', value: 1, "
+                    "weekend: [1]}]}]")
+    with pytest.raises(RulesFileError, match=r"disabled: expected the reason"):
+        parse_rules("rules: [{id: a, disabled: true, bounds: [{metric: request_rate, "
+                    "op: '>', value: 1}]}]")

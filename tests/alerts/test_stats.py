@@ -1,6 +1,6 @@
 import numpy as np
 
-from alerts.stats import fit_baseline, robust_sigma
+from alerts.stats import fit_baseline, is_weekend, robust_sigma
 from tests.alerts.synth import T0
 
 TS = T0 + np.arange(7 * 1440) * 60.0
@@ -34,3 +34,37 @@ def test_one_day_is_not_enough_to_call_a_series_seasonal():
     hour = (TS[:1440] % 86400) / 3600
     b = fit_baseline(TS[:1440], np.sin(hour / 24 * 2 * np.pi))
     assert not b.seasonal
+
+
+def test_weekend_shape_is_kept_when_it_explains_what_the_daily_profile_leaves():
+    rng = np.random.default_rng(3)
+    hour = (TS % 86400) / 3600
+    daily = 100 + 50 * np.sin(hour / 24 * 2 * np.pi)
+    # Weekends run at a third of the weekday level: a daily profile cannot hold both.
+    weekend = is_weekend(TS)
+    v = np.where(weekend, daily / 3, daily) + rng.normal(0, 2, TS.size)
+    b = fit_baseline(TS, v)
+    assert b.weekly and len(b.hourly) == 48
+    sat_noon = T0 + 2 * 86400 + 12 * 3600  # 2026-01-03 is a Saturday
+    assert abs(b.expected(np.array([sat_noon]))[0] - 100 / 3) < 3
+    assert b.sigma < 8
+    # The same shape every day: the daily profile is enough.
+    d = fit_baseline(TS, daily + rng.normal(0, 2, TS.size))
+    assert d.seasonal and not d.weekly
+
+
+def test_tail_sigma_follows_a_heavy_tail_and_not_the_faults():
+    rng = np.random.default_rng(4)
+    gauss = rng.normal(10, 1, TS.size)
+    b = fit_baseline(TS, gauss)
+    assert abs(b.tail / b.sigma - 1) < 0.15
+    heavy = 10 + rng.pareto(1.5, TS.size)
+    h = fit_baseline(TS, heavy)
+    assert h.tail > 5 * h.sigma
+    # Rows marked not normal (a recorded fault) do not widen the tail.
+    spiky = gauss.copy()
+    spiky[:200] = 1e4
+    normal = np.ones(TS.size, dtype=bool)
+    normal[:200] = False
+    assert fit_baseline(TS, spiky, normal=normal).tail < 2 * b.tail
+    assert fit_baseline(TS, spiky).tail > 100

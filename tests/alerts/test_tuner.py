@@ -4,8 +4,16 @@ import numpy as np
 import pytest
 
 from alerts.backtest import backtest, episodes, firing
-from alerts.rules import RULE_SPECS, SPECS_BY_ID
-from alerts.tuner import K_GRID, propose_rule, tune, tune_rule
+from alerts.rules import RULE_SPECS, SPECS_BY_ID, Bound, Rule
+from alerts.tuner import (
+    K_GRID,
+    MAX_FALSE_PER_DAY,
+    propose_rule,
+    round_rule,
+    significant,
+    tune,
+    tune_rule,
+)
 from tests.alerts.synth import week
 
 
@@ -85,3 +93,61 @@ def test_tuning_nine_rules_on_a_week_takes_under_a_second(data):
     t = time.perf_counter()
     tune(RULE_SPECS, ts, v, faults)
     assert time.perf_counter() - t < 1.0
+
+
+def test_a_heavy_tailed_metric_never_yields_an_unmarked_rule_over_budget(data):
+    ts, v, faults = data
+    spec = SPECS_BY_ID["slow_db_queries"]
+    rng = np.random.default_rng(11)
+    # Query times with a Pareto tail: the median/MAD sigma says 0.2 ms, the tail
+    # reaches tens of ms a few times a day.
+    for a in (3.0, 1.2, 0.6):
+        w = dict(v)
+        w["db_query_p95"] = 2.0 + 0.2 * rng.pareto(a, ts.size)
+        w["db_slow_queries"] = 0.01 + 0.005 * rng.pareto(a, ts.size)
+        p = tune_rule(spec, ts, w, faults)
+        over = p.chosen.false_alarms_per_day > MAX_FALSE_PER_DAY
+        assert p.status in ("chosen", "tail", "widened", "target", "disabled")
+        if p.status == "disabled":
+            assert p.rule.disabled and "budget" in p.rule.disabled
+        else:
+            assert not over, (a, p.status, p.chosen)
+            assert p.rule.disabled is None
+        # What the proposal says is what its rule does.
+        r = backtest(p.rule, spec.catches, ts, w, faults)
+        assert (r.fires, r.false_alarms) == (p.chosen.fires, p.chosen.false_alarms)
+    # Noise nothing can tune away: every threshold pages, so the rule is disabled.
+    w = dict(v)
+    w["db_query_p95"] = np.where(np.arange(ts.size) % 240 < 10, 1e4, 2.0)
+    w["db_slow_queries"] = np.where(np.arange(ts.size) % 240 < 10, 1e4, 0.01)
+    p = tune_rule(spec, ts, w, faults, wider=())
+    assert p.status == "disabled" and "over the false-alarm budget" in p.rule.disabled
+    assert p.chosen.false_alarms_per_day > MAX_FALSE_PER_DAY
+
+
+def test_round_rule_keeps_the_fewest_digits_the_check_allows():
+    rule = Rule("r", (Bound("latency_p95", ">", value=36.6789),
+                      Bound("request_rate", "<", hourly=tuple(0.0123456 + h for h in range(24)))),
+                60, "warning", "s", "rb")
+    # Any rounding passes: one significant digit.
+    r = round_rule(rule, lambda _: True)
+    assert r.bounds[0].value == 40.0 and r.bounds[1].hourly[0] == 0.01
+    # Only thresholds within 0.01 of the original pass: 36.68, and 4 digits for every hour
+    # (one precision per bound, set by its largest threshold).
+    def close(c: Rule) -> bool:
+        return all(abs(a - b) < 0.01 for x, y in zip(c.bounds, rule.bounds, strict=True)
+                   for a, b in zip(x.thresholds, y.thresholds, strict=True))
+    r = round_rule(rule, close)
+    assert r.bounds[0].value == 36.68
+    assert r.bounds[1].hourly[0] == 0.01235 and r.bounds[1].hourly[23] == 23.01
+    assert significant(0.000293085, 2) == 0.00029
+
+
+def test_tuned_thresholds_are_rounded_without_changing_the_backtest(data):
+    ts, v, faults = data
+    for p in tune(RULE_SPECS, ts, v, faults):
+        r = backtest(p.rule, p.spec.catches, ts, v, faults)
+        assert (r.fires, r.false_alarms, r.detected, r.mean_ttd_s) == (
+            p.chosen.fires, p.chosen.false_alarms, p.chosen.detected, p.chosen.mean_ttd_s)
+        for b in p.rule.bounds:
+            assert all(len(f"{t:.6g}".replace(".", "").lstrip("0-")) <= 6 for t in b.thresholds)

@@ -49,7 +49,10 @@ def proposal_table(proposals: list[Proposal]) -> Table:
         c = p.chosen
         seasonal = ", ".join(f"{mb.metric} {mb.baseline.explained:.0%}"
                              for mb in p.baselines if mb.baseline.seasonal) or "no"
-        t.add_row(p.spec.id, format_duration(p.spec.for_s), f"{c.k:g}", _threshold_text(p),
+        k = "target" if c.k is None else f"{c.k:g}"
+        if p.status != "chosen":
+            k = f"{k} ({p.status})"
+        t.add_row(p.spec.id, format_duration(p.spec.for_s), k, _threshold_text(p),
                   seasonal, str(c.fires), _fmt(c.false_alarms_per_day),
                   _fmt(c.precision), _fmt(c.recall), _ttd(c))
     return t
