@@ -3,8 +3,8 @@ timing: every counter, each histogram's ``_count`` and the gauges' values at res
 
 from __future__ import annotations
 
-from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 from engine.clock import ManualClock
 from engine.cluster import Cluster
