@@ -6,11 +6,12 @@ metrics exist exactly once however many regions run in this process.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
-from prometheus_client import CollectorRegistry, Counter, PlatformCollector, ProcessCollector
+from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 
 from engine.api.response import Response, error_response
+from engine.instruments import TallyCounter
 from engine.region import RegionInstance
 
 
@@ -21,9 +22,9 @@ class Edge:
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
         self._enabled = metrics_enabled
-        self._requests = Counter("ion_edge_requests_total", "Requests through the edge",
-                                 ["region", "code"], registry=self.registry)
-        self._children: dict[tuple[str, int], object] = {}
+        self._requests = TallyCounter("ion_edge_requests", "Requests through the edge",
+                                      ("region", "code"), self.registry)
+        self._children: dict[tuple[str, int], Callable[[], object]] = {}
 
     def forward(self, region: str, method: str, path: str,
                 headers: Mapping[str, str] | None = None, body: bytes = b"") -> Response:
@@ -38,6 +39,6 @@ class Edge:
             key = (region, resp.status)
             child = self._children.get(key)
             if child is None:
-                child = self._children[key] = self._requests.labels(region, str(resp.status))
-            child.inc()  # type: ignore[attr-defined]
+                child = self._children[key] = self._requests.child(region, str(resp.status))
+            child()
         return resp

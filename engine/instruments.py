@@ -1,17 +1,21 @@
 """The engine's metrics: one class records them, one does nothing.
 
-Code calls ``Instruments`` methods rather than prometheus-client objects so
-that switching metrics off (``metrics_enabled=False``) costs one method call.
+Code calls ``Instruments`` methods, or the ``counter`` children it pre-binds once,
+rather than prometheus-client objects, so that switching metrics off
+(``metrics_enabled=False``) costs one call of a no-op.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from itertools import accumulate
+from functools import lru_cache, reduce
+from itertools import accumulate, count
+from operator import add
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import (
@@ -34,6 +38,11 @@ class NullInstruments:
 
     enabled = False
 
+    def counter(self, family: str, key: str = "") -> Callable[[], object]:
+        """A pre-bound ``+1`` for one series of a counter family: hot paths bind it once
+        and call it, instead of naming the series on every event."""
+        return _nothing
+
     def request_started(self) -> None: ...
     def request_finished(self, endpoint: str, code: int, seconds: float,
                          cpu_seconds: float) -> None: ...
@@ -54,6 +63,75 @@ class NullInstruments:
     def watch_replication_lag(self, lag: Callable[[], float]) -> None: ...
 
 
+def _nothing() -> None:
+    return None
+
+
+class Tally:
+    """One counter series that adds one without a lock.
+
+    ``inc`` is the bound ``__next__`` of an ``itertools.count``: a single C call, which
+    CPython runs atomically under the GIL, so concurrent request threads never lose an
+    update and a hot path pays one call (~30 ns against ~200 ns for a locked add).
+    """
+
+    __slots__ = ("_count", "inc")
+
+    def __init__(self) -> None:
+        self._count = count()
+        self.inc: Callable[[], int] = self._count.__next__
+
+    def value(self) -> float:
+        # repr is "count(N)", N the increments so far; reading it consumes none.
+        return float(repr(self._count)[6:-1])
+
+
+class TallyCounter:
+    """A labelled counter collector whose children are ``Tally`` increments.
+
+    Exposes what prometheus-client's ``Counter`` does (``<name>_total`` and
+    ``<name>_created`` per child, children in creation order) at a fraction of the
+    cost of its locked ``inc``.
+    """
+
+    def __init__(self, name: str, doc: str, labels: Sequence[str],
+                 registry: CollectorRegistry) -> None:
+        self.name = name
+        self.doc = doc
+        self.labels = tuple(labels)
+        self._lock = threading.Lock()
+        self._children: dict[tuple[str, ...], tuple[Tally, float]] = {}
+        registry.register(self)
+
+    def child(self, *values: str) -> Callable[[], object]:
+        if len(values) != len(self.labels):
+            raise ValueError(f"{self.name}: expected labels {self.labels}, got {values}")
+        with self._lock:
+            entry = self._children.get(values)
+            if entry is None:
+                entry = self._children[values] = (Tally(), time.time())
+        return entry[0].inc
+
+    def describe(self) -> list[Metric]:
+        return [Metric(self.name, self.doc, "counter")]
+
+    def collect(self) -> list[Metric]:
+        family = CounterMetricFamily(self.name, self.doc, labels=list(self.labels))
+        with self._lock:
+            children = list(self._children.items())
+        for values, (tally, created) in children:
+            family.add_metric(list(values), tally.value(), created=created)
+        return [family]
+
+
+def _drain(log: list[Any]) -> list[Any]:
+    """Take what was appended so far; appends racing with this land after it and stay."""
+    n = len(log)
+    taken = log[:n]
+    del log[:n]
+    return taken
+
+
 class _Histogram:
     """Bucket counts (non-cumulative until exposition) and a running sum."""
 
@@ -64,14 +142,30 @@ class _Histogram:
         self.total = 0.0
 
 
+# Counter families with one label besides the region, recorded through tallies.
+_TALLIED: dict[str, tuple[str, str, str]] = {
+    "builder_calls": ("ion_builder_calls", "Prompt builder calls", "builder"),
+    "builder_errors": ("ion_builder_errors", "Prompt builder failures", "builder"),
+    "router_decisions": ("ion_router_decisions", "Router decisions by persona", "persona"),
+    "cache_hits": ("ion_cache_hits", "Cache hits", "tier"),
+    "cache_misses": ("ion_cache_misses", "Cache misses", "tier"),
+    "cache_errors": ("ion_cache_errors", "Cache backend errors", "tier"),
+}
+# Unlabelled tallies: requests started (in flight = started - finished), DB errors.
+_SINGLE = ("requests_started", "db_errors")
+_FOLD_AT = 4096  # buffered observations folded in at scrape time, or at this many
+
+
 class PromInstruments(NullInstruments):
     """The region's metrics as one custom collector on the region's own registry.
 
-    prometheus-client's own Counter/Histogram take a lock and walk the buckets
-    in Python on every call (~0.5 us each, a dozen calls per request). Here a
-    request adds to plain numbers under one lock and the families are built at
-    scrape time through the collector protocol, with the same names, types,
-    labels and bucket boundaries.
+    Recording is lock-free: counters are pre-bound ``Tally`` children, and timed
+    observations (requests, queries, connection busy time) are appended to lists,
+    one atomic C call each. They are folded into histograms and sums, in the order
+    they were recorded, under one lock at scrape time (or every ``_FOLD_AT``
+    requests), so the families exposed are the ones prometheus-client's Counter and
+    Histogram would build from the same calls: same names, types, labels, bucket
+    boundaries and values.
     """
 
     enabled = True
@@ -80,20 +174,19 @@ class PromInstruments(NullInstruments):
         self.region = region
         self._slow_s = slow_query_s
         self._lock = threading.Lock()
-        self._in_flight = 0
+        self._tallies: dict[str, dict[str, Tally]] = {f: {} for f in (*_TALLIED, *_SINGLE)}
+        self._started = self._tally("requests_started", "")
+        self._db_errors = self._tally("db_errors", "")
+        self._request_log: list[tuple[str, int, float, float]] = []
+        self._query_log: list[tuple[str, float]] = []
+        self._busy_log: list[float] = []
+        self._finished = 0
         self._requests: dict[tuple[str, str], float] = {}
         self._durations: dict[str, _Histogram] = {}
-        self._builder_calls: dict[str, float] = {}
-        self._builder_errors: dict[str, float] = {}
-        self._decisions: dict[str, float] = {}
-        self._hits: dict[str, float] = {}
-        self._misses: dict[str, float] = {}
         self._evictions: dict[str, float] = {}
-        self._cache_errors: dict[str, float] = {}
         self._cache_gauges: dict[str, tuple[Callable[[], float], Callable[[], float]]] = {}
         self._db: dict[str, _Histogram] = {}
         self._slow = 0.0
-        self._db_errors = 0.0
         self._pool_size = 0.0
         self._pool_in_use: Callable[[], float] = lambda: 0.0
         self._pool_busy = 0.0
@@ -102,78 +195,85 @@ class PromInstruments(NullInstruments):
         registry.register(self)
 
     # -- recording -----------------------------------------------------------
+    def _tally(self, family: str, key: str) -> Tally:
+        try:
+            series = self._tallies[family]
+        except KeyError:
+            raise ValueError(f"unknown counter family {family!r}; known: "
+                             f"{sorted(self._tallies)}") from None
+        tally = series.get(key)
+        if tally is None:
+            with self._lock:
+                tally = series.setdefault(key, Tally())
+        return tally
+
+    def counter(self, family: str, key: str = "") -> Callable[[], object]:
+        return self._tally(family, key).inc
+
     def request_started(self) -> None:
-        with self._lock:
-            self._in_flight += 1
+        self._started.inc()
 
     def request_finished(self, endpoint: str, code: int, seconds: float,
                          cpu_seconds: float) -> None:
-        key = (endpoint, _CODES.get(code) or str(code))
-        with self._lock:
-            self._in_flight -= 1
-            self._requests[key] = self._requests.get(key, 0.0) + 1.0
-            hist = self._durations.get(endpoint)
-            if hist is None:
-                hist = self._durations[endpoint] = _Histogram(len(HTTP_BUCKETS))
-            hist.counts[bisect_left(HTTP_BUCKETS, seconds)] += 1
-            hist.total += seconds
-            self._cpu += cpu_seconds
-
-    def _add(self, counts: dict[str, float], key: str, amount: float = 1.0) -> None:
-        with self._lock:
-            counts[key] = counts.get(key, 0.0) + amount
+        log = self._request_log
+        log.append((endpoint, code, seconds, cpu_seconds))
+        if len(log) >= _FOLD_AT:
+            with self._lock:
+                self._fold()
 
     def declare(self, builders: Sequence[str], personas: Sequence[str]) -> None:
         # Series exist at 0 before their first event, so rates and ratios work.
         for b in builders:
-            self._add(self._builder_calls, b, 0.0)
-            self._add(self._builder_errors, b, 0.0)
+            self._tally("builder_calls", b)
+            self._tally("builder_errors", b)
         for p in personas:
-            self._add(self._decisions, p, 0.0)
+            self._tally("router_decisions", p)
 
     def builder_call(self, builder: str) -> None:
-        self._add(self._builder_calls, builder)
+        self._tally("builder_calls", builder).inc()
 
     def builder_error(self, builder: str) -> None:
-        self._add(self._builder_errors, builder)
+        self._tally("builder_errors", builder).inc()
 
     def router_decision(self, persona: str) -> None:
-        self._add(self._decisions, persona)
+        self._tally("router_decisions", persona).inc()
 
     def cache_hit(self, tier: str) -> None:
-        self._add(self._hits, tier)
+        self._tally("cache_hits", tier).inc()
 
     def cache_miss(self, tier: str) -> None:
-        self._add(self._misses, tier)
+        self._tally("cache_misses", tier).inc()
 
     def cache_evictions(self, tier: str, count: int) -> None:
-        self._add(self._evictions, tier, float(count))
+        with self._lock:
+            self._evictions[tier] = self._evictions.get(tier, 0.0) + float(count)
 
     def cache_error(self, tier: str) -> None:
-        self._add(self._cache_errors, tier)
+        self._tally("cache_errors", tier).inc()
 
     def db_query(self, query: str, seconds: float) -> None:
-        with self._lock:
-            hist = self._db.get(query)
-            if hist is None:
-                hist = self._db[query] = _Histogram(len(DB_BUCKETS))
-            hist.counts[bisect_left(DB_BUCKETS, seconds)] += 1
-            hist.total += seconds
-            if seconds > self._slow_s:
-                self._slow += 1.0
+        log = self._query_log
+        log.append((query, seconds))
+        if len(log) >= _FOLD_AT:
+            with self._lock:
+                self._fold()
 
     def db_error(self) -> None:
-        with self._lock:
-            self._db_errors += 1.0
+        self._db_errors.inc()
 
     def pool_busy(self, seconds: float) -> None:
-        with self._lock:
-            self._pool_busy += seconds
+        log = self._busy_log
+        log.append(seconds)
+        if len(log) >= _FOLD_AT:
+            with self._lock:
+                self._fold()
 
     def watch_cache(self, tier: str, items: Callable[[], float],
                     memory_bytes: Callable[[], float]) -> None:
-        for counts in (self._hits, self._misses, self._evictions, self._cache_errors):
-            self._add(counts, tier, 0.0)
+        for family in ("cache_hits", "cache_misses", "cache_errors"):
+            self._tally(family, tier)
+        with self._lock:
+            self._evictions.setdefault(tier, 0.0)
         self._cache_gauges[tier] = (items, memory_bytes)
 
     def watch_pool(self, size: int, in_use: Callable[[], float]) -> None:
@@ -183,6 +283,34 @@ class PromInstruments(NullInstruments):
     def watch_replication_lag(self, lag: Callable[[], float]) -> None:
         self._lag = lag
 
+    def _fold(self) -> None:
+        """Fold the buffered observations in, in recorded order (call with the lock)."""
+        requests, durations, codes = self._requests, self._durations, _CODES
+        cpu = self._cpu
+        batch = _drain(self._request_log)
+        for endpoint, code, seconds, cpu_seconds in batch:
+            key = (endpoint, codes.get(code) or str(code))
+            requests[key] = requests.get(key, 0.0) + 1.0
+            hist = durations.get(endpoint)
+            if hist is None:
+                hist = durations[endpoint] = _Histogram(len(HTTP_BUCKETS))
+            hist.counts[bisect_left(HTTP_BUCKETS, seconds)] += 1
+            hist.total += seconds
+            cpu += cpu_seconds
+        self._cpu = cpu
+        self._finished += len(batch)
+        db, slow_s, slow = self._db, self._slow_s, self._slow
+        for query, seconds in _drain(self._query_log):
+            hist = db.get(query)
+            if hist is None:
+                hist = db[query] = _Histogram(len(DB_BUCKETS))
+            hist.counts[bisect_left(DB_BUCKETS, seconds)] += 1
+            hist.total += seconds
+            if seconds > slow_s:
+                slow += 1.0
+        self._slow = slow
+        self._pool_busy = reduce(add, _drain(self._busy_log), self._pool_busy)
+
     # -- exposition (the collector protocol) -------------------------------------
     def describe(self) -> list[Metric]:
         return [Metric(name, doc, kind) for name, doc, kind in _FAMILIES]
@@ -190,17 +318,16 @@ class PromInstruments(NullInstruments):
     def collect(self) -> list[Metric]:
         r = self.region
         with self._lock:
+            self._fold()
+            tallied = {family: {key: t.value() for key, t in series.items()}
+                       for family, series in self._tallies.items()}
             snap = _Snapshot(
                 requests=dict(self._requests),
                 durations={k: (list(h.counts), h.total) for k, h in self._durations.items()},
                 db={k: (list(h.counts), h.total) for k, h in self._db.items()},
-                builder_calls=dict(self._builder_calls),
-                builder_errors=dict(self._builder_errors),
-                decisions=dict(self._decisions), hits=dict(self._hits),
-                misses=dict(self._misses), evictions=dict(self._evictions),
-                cache_errors=dict(self._cache_errors),
-                scalars=(self._in_flight, self._slow, self._db_errors, self._pool_busy,
-                         self._cpu))
+                evictions=dict(self._evictions),
+                scalars=(self._started.value() - self._finished, self._slow,
+                         self._db_errors.value(), self._pool_busy, self._cpu))
         in_flight, slow, db_errors, pool_busy, cpu = snap.scalars
         out: list[Metric] = []
 
@@ -214,18 +341,14 @@ class PromInstruments(NullInstruments):
                               "endpoint", r, HTTP_BUCKETS, snap.durations))
         out.append(_gauge("ion_http_requests_in_flight", "Requests being handled", r,
                           in_flight))
-        out.append(_counter_by("ion_builder_calls", "Prompt builder calls", "builder", r,
-                               snap.builder_calls))
-        out.append(_counter_by("ion_builder_errors", "Prompt builder failures", "builder", r,
-                               snap.builder_errors))
-        out.append(_counter_by("ion_router_decisions", "Router decisions by persona",
-                               "persona", r, snap.decisions))
-        out.append(_counter_by("ion_cache_hits", "Cache hits", "tier", r, snap.hits))
-        out.append(_counter_by("ion_cache_misses", "Cache misses", "tier", r, snap.misses))
+        for family in ("builder_calls", "builder_errors", "router_decisions", "cache_hits",
+                       "cache_misses"):
+            name, doc, label = _TALLIED[family]
+            out.append(_counter_by(name, doc, label, r, tallied[family]))
         out.append(_counter_by("ion_cache_evictions", "Capacity evictions", "tier", r,
                                snap.evictions))
-        out.append(_counter_by("ion_cache_errors", "Cache backend errors", "tier", r,
-                               snap.cache_errors))
+        name, doc, label = _TALLIED["cache_errors"]
+        out.append(_counter_by(name, doc, label, r, tallied["cache_errors"]))
         items = GaugeMetricFamily("ion_cache_items", "Items in the cache",
                                   labels=["region", "tier"])
         mem = GaugeMetricFamily("ion_cache_memory_bytes", "Memory used by the cache",
@@ -282,13 +405,7 @@ class _Snapshot:
     requests: dict[tuple[str, str], float]
     durations: dict[str, tuple[list[int], float]]
     db: dict[str, tuple[list[int], float]]
-    builder_calls: dict[str, float]
-    builder_errors: dict[str, float]
-    decisions: dict[str, float]
-    hits: dict[str, float]
-    misses: dict[str, float]
     evictions: dict[str, float]
-    cache_errors: dict[str, float]
     scalars: tuple[float, float, float, float, float]
 
 

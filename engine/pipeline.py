@@ -22,22 +22,24 @@ class Recommendation:
 class Pipeline:
     def __init__(self, factory: BuilderFactory, instruments: NullInstruments) -> None:
         self._factory = factory
-        self._inst = instruments
         instruments.declare(BUILDER_NAMES, PERSONA_IDS)
+        self._decided = {p: instruments.counter("router_decisions", p) for p in PERSONA_IDS}
+        self._called = {b: instruments.counter("builder_calls", b) for b in BUILDER_NAMES}
+        self._failed = {b: instruments.counter("builder_errors", b) for b in BUILDER_NAMES}
 
     def route(self, message: str) -> RouteDecision:
         decision = route(message)
-        self._inst.router_decision(decision.persona)
+        self._decided[decision.persona]()
         return decision
 
     def recommend(self, message: str, prefs: Mapping[str, Any],
                   history: Sequence[Mapping[str, Any]]) -> Recommendation:
         decision = self.route(message)
         builder = self._factory.for_persona(decision.persona)
-        self._inst.builder_call(builder.name)
+        self._called[builder.name]()
         try:
             prompt = builder.build(message, prefs, history)
         except BuilderError:
-            self._inst.builder_error(builder.name)
+            self._failed[builder.name]()
             raise
         return Recommendation(decision.persona, decision.confidence, prompt)

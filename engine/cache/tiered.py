@@ -21,28 +21,33 @@ class TieredCache:
         self._inst = instruments
         instruments.watch_cache("l1", lambda: len(l1), lambda: l1.memory_bytes)
         instruments.watch_cache("l2", l2.items, l2.memory_bytes)
+        self._l1_hit = instruments.counter("cache_hits", "l1")
+        self._l1_miss = instruments.counter("cache_misses", "l1")
+        self._l2_hit = instruments.counter("cache_hits", "l2")
+        self._l2_miss = instruments.counter("cache_misses", "l2")
+        self._l2_error = instruments.counter("cache_errors", "l2")
 
     def get_or_load(self, key: str, loader: Callable[[], Any]) -> Any:
         """Cached value, else ``loader()``; a ``None`` result is not cached."""
         now = self._clock.now()
         value = self.l1.get(key, now)
         if value is not MISSING:
-            self._inst.cache_hit("l1")
+            self._l1_hit()
             return value
-        self._inst.cache_miss("l1")
+        self._l1_miss()
         l2_ok = True
         try:
             raw = self.l2.get(key)
         except CacheUnavailable:
-            self._inst.cache_error("l2")
+            self._l2_error()
             raw, l2_ok = None, False
         if raw is not None:
-            self._inst.cache_hit("l2")
+            self._l2_hit()
             value = json.loads(raw)
             self._fill_l1(key, value, len(raw), now)
             return value
         if l2_ok:
-            self._inst.cache_miss("l2")
+            self._l2_miss()
         value = loader()
         if value is None:
             return None
@@ -52,7 +57,7 @@ class TieredCache:
             try:
                 self.l2.set(key, raw)
             except CacheUnavailable:
-                self._inst.cache_error("l2")
+                self._l2_error()
         return value
 
     def _fill_l1(self, key: str, value: Any, size: int, now: float) -> None:
@@ -65,7 +70,7 @@ class TieredCache:
         try:
             self.l2.delete(key)
         except CacheUnavailable:
-            self._inst.cache_error("l2")
+            self._l2_error()
 
     def flush_l1(self) -> int:
         return self.l1.clear()
