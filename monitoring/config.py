@@ -7,12 +7,12 @@ the sections here are plain typed values the core's libraries are handed.
 from __future__ import annotations
 
 import math
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
     BeforeValidator,
-    ByteSize,
     ConfigDict,
     Field,
     field_validator,
@@ -68,6 +68,28 @@ class StoreConfig(Strict):
         return v
 
 
+_SIZE_UNITS = {"": 1, "B": 1, **{f"{p}{suffix}": 1024 ** (i + 1)
+                                 for i, p in enumerate("KMGTPE") for suffix in ("B", "iB")}}
+
+
+def parse_size(value: object) -> int:
+    """A byte size as Prometheus reads ``body_size_limit``: an integer of bytes, or a
+    number with B, KB, MB, GB, TB, PB or EB, each a power of 1024 (``10MB`` is 10 MiB;
+    ``KiB``/``MiB``/... are accepted as the same)."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a size like 10MB, got {value!r}")
+    if isinstance(value, int):
+        return value
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGTPE]?i?B?)\s*", str(value))
+    if match is None or match.group(2) not in _SIZE_UNITS:
+        raise ValueError(f"expected a size like 10MB (units B, KB, MB, GB, TB, PB, EB), "
+                         f"got {value!r}")
+    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2)])
+
+
+ByteSize = Annotated[int, BeforeValidator(parse_size), Field(ge=0)]
+
+
 class TargetConfig(Strict):
     """An extra live target beside the embedded engine's own."""
 
@@ -75,7 +97,7 @@ class TargetConfig(Strict):
     kind: Literal["exposition", "redis", "postgres", "sqlite", "host"]
     url: str = ""
     # Prometheus's scrape_config limits for an exposition target; 0 means no limit.
-    body_size_limit: ByteSize = Field(default=ByteSize(0), ge=0)  # e.g. 10MiB
+    body_size_limit: ByteSize = 0  # e.g. 10MB (base 2, as Prometheus reads it)
     sample_limit: int = Field(default=0, ge=0)
     label_limit: int = Field(default=0, ge=0)
     label_name_length_limit: int = Field(default=0, ge=0)

@@ -106,3 +106,21 @@ def test_limits_are_read_per_target_from_config(tmp_path) -> None:
                     " sample_limit: 5}\n")
     with pytest.raises(ConfigError, match="exposition targets only"):
         load_config(path)
+
+
+@pytest.mark.parametrize(("text", "size"), [("10MB", 10 << 20), ("10MiB", 10 << 20),
+                                            ("512", 512), ("1KB", 1024), ("2GB", 2 << 30)])
+def test_body_size_limit_reads_sizes_as_prometheus_does(tmp_path, text, size) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("scrape:\n  targets:\n    - {name: svc, kind: exposition, url: 'http://h/m',"
+                    f" body_size_limit: '{text}'}}\n")
+    (target,) = load_config(path).scrape.targets
+    assert target.limits().body_size_limit == size
+
+
+def test_a_bad_size_names_the_key(tmp_path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("scrape:\n  targets:\n    - {name: svc, kind: exposition, url: 'http://h/m',"
+                    " body_size_limit: 10XB}\n")
+    with pytest.raises(ConfigError, match=r"body_size_limit.*10XB"):
+        load_config(path)
