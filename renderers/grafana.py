@@ -44,7 +44,7 @@ GOOD, BAD, NEUTRAL = "green", "red", "blue"
 # value; JSON has no -Infinity and the 11.0 schema refuses null, so it holds the lowest
 # float.
 BASE_STEP = -sys.float_info.max
-SCRAPE_STEP = "1m"  # the subquery step of minute-counted budgets: one scrape a minute
+SCRAPE_STEP_S = 60.0  # budgets count minutes, as the embedded store holds them
 # Keys of grafanalib's output that the current schema has no place for.
 LEGACY_DASHBOARD_KEYS = ("rows", "hideControls", "sharedCrosshair", "style", "__inputs")
 LEGACY_PANEL_KEYS = ("span", "minSpan", "height", "editable", "error",
@@ -106,35 +106,47 @@ def _num(v: float) -> str:
     return repr(round(float(v), 12))
 
 
-def bad_ratio_expr(slo: SLO, window_s: float) -> str:
-    """The SLO's bad fraction over ``window_s`` from raw series, as ``alerts.burn`` counts
-    it: bad events over all events (the catalog ratio over the whole window, weighted by
-    requests), or for a threshold SLO the share of minutes that miss it."""
+def minute_events(slo: SLO) -> tuple[str, str]:
+    """(bad events, all events) per minute as PromQL over the catalog's series, as
+    ``alerts.burn.events`` counts them: a ratio minute's bad fraction weighted by its
+    events per second (the ``weight`` series), a threshold minute 1 when it misses."""
     ind = slo.indicator
-    metric = catalog.get(ind.metric)
-    w = format_duration(window_s)
-    if ind.kind == "ratio":
-        return f"(1 - ({metric.promql(w)}) / 100)"
-    bad_op = {"<=": ">", "<": ">=", ">=": "<", ">": "<="}[ind.op]  # type: ignore[index]
-    return (f"avg_over_time((({metric.promql('5m')}) {bad_op} bool {_num(ind.value)})"  # type: ignore[arg-type]
-            f"[{w}:{SCRAPE_STEP}])")
+    promql = catalog.get(ind.metric).promql("5m")
+    value = f"(({promql}) == ({promql}))"  # minutes with a value (NaN is none)
+    if ind.kind == "threshold":
+        bad_op = {"<=": ">", "<": ">=", ">=": "<", ">": "<="}[ind.op]  # type: ignore[index]
+        return f"({value} {bad_op} bool {_num(ind.value)})", f"({value} * 0 + 1)"  # type: ignore[arg-type]
+    bad = f"clamp(1 - {value} / 100, 0, 1)"
+    if ind.weight is None:
+        return bad, f"({value} * 0 + 1)"
+    weight = f"(({catalog.get(ind.weight).promql('5m')}) > 0)"
+    return f"({bad} * {weight})", f"({weight} and {value})"
+
+
+def _span(window_s: float) -> str:
+    # The minutes in (t - window, t]: half a step short, so a closed range (Prometheus 2)
+    # and an open one (Prometheus 3) select the same samples.
+    return f"[{format_duration(window_s - SCRAPE_STEP_S / 2)}:{format_duration(SCRAPE_STEP_S)}]"
 
 
 def burn_expr(slo: SLO, window_s: float) -> str:
-    """Burn rate over ``window_s``: the bad fraction over the allowed one."""
-    return f"{bad_ratio_expr(slo, window_s)} / {_num(slo.budget)}"
+    """Burn rate over ``window_s`` as ``alerts.burn.budget_at`` computes it: the window's
+    bad events over its events, over the allowed bad fraction."""
+    bad, total = minute_events(slo)
+    span = _span(window_s)
+    return (f"sum_over_time({bad}{span}) / sum_over_time({total}{span}) / "
+            f"{_num(slo.budget)}")
 
 
 def remaining_expr(slo: SLO) -> str:
     """Budget left over the SLO window, as ``alerts.burn.spent_share``: the bad fraction
     of the data held times the share of the window's minutes holding events, over the
     allowed fraction (a store holding part of the window reports the whole window's)."""
-    ind = slo.indicator
-    events = catalog.get(ind.weight or ind.metric).promql("5m")
-    minutes = slo.window / 60
-    held = (f"clamp_max(count_over_time((({events}) > 0)[{format_duration(slo.window)}:"
-            f"{SCRAPE_STEP}]) / {_num(minutes)}, 1)")
-    return f"1 - {bad_ratio_expr(slo, slo.window)} * {held} / {_num(slo.budget)}"
+    bad, total = minute_events(slo)
+    span = _span(slo.window)
+    return (f"1 - sum_over_time({bad}{span}) / sum_over_time({total}{span}) * "
+            f"count_over_time({total}{span}) / {_num(slo.window / SCRAPE_STEP_S)} / "
+            f"{_num(slo.budget)}")
 
 
 def _slo_join(slos: list[SLO], expr: Callable[[SLO], str]) -> str:

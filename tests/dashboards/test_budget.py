@@ -23,7 +23,7 @@ from monitoring.catalog import CATALOG
 from monitoring.store.sqlite import SQLiteStore
 from renderers.fmt import fmt_burn, fmt_remaining
 from renderers.formats import renderer
-from renderers.grafana import remaining_expr, render_grafana
+from renderers.grafana import burn_expr, remaining_expr, render_grafana
 from tests.dashboards.synth import END, make_store
 
 SLOS = default_slos()
@@ -114,10 +114,11 @@ def test_every_format_shows_the_budgets(data: DashboardData) -> None:
     exprs = [t["expr"] for t in panel["targets"]]
     slo = next(v.slo for v in data.budgets if v.budget.slo == "availability")
     assert remaining_expr(slo) in exprs[0]
-    # One burn-rate query per window, from the catalog's PromQL over that window.
+    # One burn-rate query per window, each SLO's series labelled with its name.
     assert len(exprs) == 1 + len(REPORTED_WINDOWS)
-    assert (f'label_replace((1 - ({CATALOG["availability"].promql("1h")}) / 100) / 0.0005, '
-            '"slo", "availability", "", "")') in exprs[3]
+    assert f'label_replace({burn_expr(slo, 3600)}, "slo", "availability", "", "")' in exprs[3]
+    assert CATALOG["availability"].promql("5m") in burn_expr(slo, 3600)
+    assert CATALOG["request_rate"].promql("5m") in burn_expr(slo, 3600)  # its weight
     assert {link["url"] for link in panel["links"]} == {v.runbook_url for v in data.budgets}
 
 

@@ -34,10 +34,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import requests
 
 from alerts.baseline import read_history
 from alerts.rules import RULE_SPECS
 from alerts.tuner import tune_rule
+from dashboards.data import load_dashboard_data
+from dashboards.definitions import OVERVIEW
 from monitoring.app.backfill import run_backfill
 from monitoring.app.config import Config, parse_config
 from monitoring.app.promconfig import JOB, create_blocks
@@ -51,6 +54,7 @@ from monitoring.store.base import Series
 from monitoring.store.prometheus import PrometheusStore
 from monitoring.store.sqlite import SQLiteStore
 from monitoring.timerange import WEEK_S, week_start
+from renderers.grafana import burn_expr, remaining_expr
 from tests.app.report.helpers import key_metrics
 from tests.servers import PrometheusServer, require_binary
 
@@ -67,6 +71,8 @@ REL_TOL, ABS_TOL = 1e-9, 1e-12
 MAX_TIES = 0.05  # of a quantile's points, where its rank sits on a bucket bound
 MAX_EXCLUDED = 0.20  # of a metric's points (most are in the first minutes of the span)
 THRESHOLD_REL_TOL = 1e-9  # see test_tuner_proposes_the_same_thresholds
+# The budget panel sums the same per-minute values budget_at sums: float order only.
+BUDGET_REL_TOL, BUDGET_ABS_TOL = 1e-9, 1e-12
 
 FAULTS = [
     {"kind": "l1_flush", "target": "us", "at": "1h", "duration": "1m"},
@@ -331,3 +337,32 @@ def test_report_key_metrics_table_is_the_same(both: Both, tmp_path: Path) -> Non
     diff = {m: (tables[0][m], tables[1][m]) for m in tables[0] if tables[0][m] != tables[1][m]}
     assert not diff, "\n".join(f"{m}:\n  {a}\n  {b}" for m, (a, b) in diff.items())
     assert len(tables[0]) == len(CATALOG)
+
+
+def _instant(both: Both, promql: str) -> float | None:
+    resp = requests.get(f"{both.prometheus.url}/api/v1/query",
+                        params={"query": promql, "time": repr(both.end)}, timeout=60)
+    resp.raise_for_status()
+    result = resp.json()["data"]["result"]
+    assert len(result) <= 1, promql
+    return float(result[0]["value"][1]) if result else None
+
+
+def test_grafana_budget_panel_computes_budgets_as_budget_at(both: Both) -> None:
+    """The Grafana budget panel's PromQL, run in Prometheus over the raw series, gives
+    what ``alerts.burn.budget_at`` gives over the same server's per-minute series: budget
+    left (request-weighted, scaled by the window's coverage) and every burn rate."""
+    data = load_dashboard_data(OVERVIEW, both.prometheus, both.start, both.end)
+    assert len(data.budgets) == 5
+    burning = 0
+    for view in data.budgets:
+        slo, b = view.slo, view.budget
+        assert slo is not None and b.remaining is not None
+        left = _instant(both, remaining_expr(slo))
+        assert left == pytest.approx(b.remaining, rel=BUDGET_REL_TOL, abs=BUDGET_ABS_TOL), slo.name
+        for w, rate in b.burn:
+            got = _instant(both, burn_expr(slo, w))
+            assert rate is not None and got == pytest.approx(
+                rate, rel=BUDGET_REL_TOL, abs=BUDGET_ABS_TOL), (slo.name, w)
+            burning += rate > 0
+    assert burning  # the faults burn some budget: the comparison is not of zeros only
