@@ -45,7 +45,7 @@ from monitoring.app.backfill import run_backfill
 from monitoring.app.config import Config, parse_config
 from monitoring.app.promconfig import JOB, create_blocks
 from monitoring.app.report import generate
-from monitoring.catalog import CATALOG, RECORDED
+from monitoring.catalog import CATALOG, FAULT_SERIES, RECORDED
 from monitoring.expr import HistogramQuantile, Selector
 from monitoring.groundtruth import FaultLog
 from monitoring.openmetrics import OpenMetricsRecorder
@@ -128,6 +128,7 @@ def both(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Both]:
                                 for r in cycle.results for s in r.samples}))
 
     run_backfill(config, embedded, faults, start, HOURS / 24, on_cycle=on_cycle)  # type: ignore[arg-type]
+    recorder.add_faults(faults.between(start, end), STEP_S)
     export = tmp / "backfill.om"
     with export.open("w") as fh:
         recorder.write(fh)
@@ -366,3 +367,20 @@ def test_grafana_budget_panel_computes_budgets_as_budget_at(both: Both) -> None:
                 rate, rel=BUDGET_REL_TOL, abs=BUDGET_ABS_TOL), (slo.name, w)
             burning += rate > 0
     assert burning  # the faults burn some budget: the comparison is not of zeros only
+
+
+def test_the_fault_series_marks_every_injected_fault(both: Both) -> None:
+    """What Grafana's fault annotation reads: ``FAULT_SERIES > 0`` at exactly the scrape
+    minutes each fault of the fault log lasted."""
+    resp = requests.get(f"{both.prometheus.url}/api/v1/query_range", timeout=60, params={
+        "query": f"{FAULT_SERIES} > 0", "start": repr(both.start), "end": repr(both.end),
+        "step": repr(STEP_S)})
+    resp.raise_for_status()
+    got = {(r["metric"]["kind"], r["metric"]["target"]): [float(t) for t, _ in r["values"]]
+           for r in resp.json()["data"]["result"]}
+    records = both.faults.between(both.start, both.end)
+    assert {(f.kind, f.target) for f in records} == set(got) and len(got) == len(FAULTS)
+    for f in records:
+        first = np.ceil(f.start / STEP_S) * STEP_S
+        want = np.arange(first, f.end, STEP_S)
+        assert got[(f.kind, f.target)] == want[want <= both.end].tolist(), f
