@@ -169,15 +169,16 @@ def write_file(recorder: OpenMetricsRecorder, path: Path) -> ExportSummary:
     return summary
 
 
-def _selector_names(expr: object) -> set[str]:
+def sample_names(expr: object) -> set[str]:
+    """The raw sample names an expression reads (a quantile reads its ``_bucket``s)."""
     if isinstance(expr, HistogramQuantile):
-        return {expr.selector.name}
+        return {expr.selector.name + "_bucket"}
     if isinstance(expr, Selector):
         return {expr.name}
     out: set[str] = set()
     if dataclasses.is_dataclass(expr):
         for f in dataclasses.fields(expr):
-            out |= _selector_names(getattr(expr, f.name))
+            out |= sample_names(getattr(expr, f.name))
     return out
 
 
@@ -193,7 +194,7 @@ def _readers() -> dict[str, tuple[str, ...]]:
     """family -> titles and units of the catalog metrics (and SLI series) reading it."""
     out: dict[str, list[str]] = defaultdict(list)
     for metric in RECORDED.values():
-        for name in sorted(_selector_names(metric.expr)):
+        for name in sorted(sample_names(metric.expr)):
             out[_family_name(name)].append(f"{metric.title} ({metric.unit})")
     return {family: tuple(dict.fromkeys(titles)) for family, titles in out.items()}
 

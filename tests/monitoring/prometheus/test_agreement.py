@@ -46,9 +46,9 @@ from monitoring.app.config import Config, parse_config
 from monitoring.app.promconfig import JOB, create_blocks
 from monitoring.app.report import generate
 from monitoring.catalog import CATALOG, FAULT_SERIES, RECORDED
-from monitoring.expr import HistogramQuantile, Selector
+from monitoring.expr import HistogramQuantile
 from monitoring.groundtruth import FaultLog
-from monitoring.openmetrics import OpenMetricsRecorder
+from monitoring.openmetrics import OpenMetricsRecorder, sample_names
 from monitoring.scrape import CycleResult
 from monitoring.store.base import Series
 from monitoring.store.prometheus import PrometheusStore
@@ -166,26 +166,13 @@ def _presence(seen: list[tuple[float, set[tuple]]]
             {name: np.array(sorted(b)) for name, b in bounds.items()})
 
 
-def _names(expr: object) -> set[str]:
-    """The raw sample names an expression reads."""
-    if isinstance(expr, HistogramQuantile):
-        return {expr.selector.name + "_bucket"}
-    if isinstance(expr, Selector):
-        return {expr.name}
-    out: set[str] = set()
-    if dataclasses.is_dataclass(expr):
-        for f in dataclasses.fields(expr):
-            out |= _names(getattr(expr, f.name))
-    return out
-
-
 def _excluded(both: Both, metric_id: str, grid: np.ndarray) -> np.ndarray:
     """Grid times whose window holds a series missing at an end but present inside."""
     per = int(WINDOW_S // STEP_S)
     bad = np.zeros(len(grid), dtype=bool)
     col = np.searchsorted(both.cycles, grid)
     assert np.all(both.cycles[col] == grid) and np.all(col >= per)
-    for name in _names(RECORDED[metric_id].expr):
+    for name in sample_names(RECORDED[metric_id].expr):
         p = both.presence.get(name)
         if p is None:
             continue
@@ -204,7 +191,7 @@ def _bucket_tie(both: Both, metric_id: str, va: np.ndarray, vb: np.ndarray,
     jumps from one bucket bound to the next. Allowed when both values are bounds.
     """
     expr = RECORDED[metric_id].expr
-    names = [n for n in _names(expr) if n.endswith("_bucket")]
+    names = [n for n in sample_names(expr) if n.endswith("_bucket")]
     if not names or not isinstance(getattr(expr, "inner", expr), HistogramQuantile):
         return np.zeros(len(va), dtype=bool)
     bounds = both.bounds[names[0]] * getattr(expr, "factor", 1.0)
