@@ -22,6 +22,10 @@ STEP_S = 60.0
 REPORTED_WINDOWS: tuple[float, ...] = (300, 1800, 3600, 21600, 86400, 3 * 86400)
 EXHAUSTION_WINDOW_S = 3600.0  # time to exhaustion assumes the last hour's burn goes on
 MIN_COVERAGE = 0.5  # a window needs data for half its minutes to have a burn rate
+# A bad fraction at most this small is float rounding, not failed events: a percentage
+# read near 100 from a remote store (99.99999999999997) leaves ~1e-16, while one failed
+# request in an hour is a fraction above 1e-9 unless the hour held a billion requests.
+NOISE_FRACTION = 1e-9
 
 
 @dataclass(frozen=True)
@@ -222,13 +226,20 @@ def budget_at(slo: SLO, ts: np.ndarray, values: np.ndarray, weights: np.ndarray 
         t = float(total[sel].sum())
         last_hour = float(bad[sel].sum()) / t / slo.budget if t > 0 else None
     return Budget(slo.name, slo.title, slo.objective, slo.window, at, sli, spent,
-                  tuple(burn), exhaustion_s(spent, last_hour, slo.window),
+                  tuple(burn), exhaustion_s(spent, last_hour, slo.window, slo.budget),
                   float(np.count_nonzero(total > 0)) * step_s / slo.window)
 
 
-def exhaustion_s(spent: float | None, burn: float | None, window_s: float) -> float | None:
-    """Seconds until the budget is gone if ``burn`` continues; 0 when already gone."""
+def exhaustion_s(spent: float | None, burn: float | None, window_s: float,
+                 allowed: float | None = None) -> float | None:
+    """Seconds until the budget is gone if ``burn`` continues; 0 when already gone.
+
+    None when not burning: no burn rate, a zero one, or, given the SLO's ``allowed`` bad
+    fraction, a burn whose bad fraction (``burn * allowed``) is float noise of zero.
+    """
     if spent is None or burn is None or not math.isfinite(burn) or burn <= 0:
+        return None
+    if allowed is not None and burn * allowed <= NOISE_FRACTION:
         return None
     remaining = 1.0 - spent
     if remaining <= 0:

@@ -63,6 +63,7 @@ class BudgetView:
     budget: Budget
     runbook_url: str = ""
     runbook_title: str = ""
+    slo: SLO | None = None  # what the budget is of: Grafana computes it in PromQL
 
     @property
     def status(self) -> Status:
@@ -216,7 +217,7 @@ def slo_budgets(slos: Sequence[SLO], series: Mapping[str, Series], at: float,
         book = runbook_for(slo.name)
         out.append(BudgetView(budget_at(slo, s.ts, s.values, weights, at),
                               book.url(runbook_base) if book else "",
-                              book.title if book else ""))
+                              book.title if book else "", slo))
     return tuple(out)
 
 

@@ -233,6 +233,9 @@ def _sli_series() -> list[Metric]:
 SLO_RULE_PREFIX = "slo:"
 SLO_BAD_MINUTE = "slo:sli_bad:minute"  # 1 when a minute misses a threshold objective
 SLO_BUDGET_REMAINING = "slo:error_budget_remaining:ratio"
+# The export's series of injected faults (``kind``, ``target``): 1 while one lasts, 0 at
+# its end, so Grafana annotates faults from Prometheus like alerts from ``ALERTS``.
+FAULT_SERIES = "ionmon_fault"
 
 
 def slo_error_ratio(window: str) -> str:

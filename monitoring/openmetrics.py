@@ -4,7 +4,10 @@
 a Prometheus server can hold the same raw samples the embedded store derived its
 metrics from. The writer follows the format's rules that promtool relies on:
 
-- one metric family at a time (families never interleave), its ``# TYPE`` line first;
+- one metric family at a time (families never interleave), its ``# HELP``, ``# TYPE``
+  and ``# UNIT`` lines first: the help names the catalog metrics that read the family
+  (their titles), the unit is the family name's base-unit suffix (``_seconds``,
+  ``_bytes``), as the format requires of a unit;
 - counters as ``<family>_total``; a histogram's ``_bucket``/``_count``/``_sum`` lines
   of one label set together at each timestamp (one MetricPoint), buckets by ``le``;
 - each series' points contiguous and in time order; ``# EOF`` last.
@@ -12,22 +15,40 @@ metrics from. The writer follows the format's rules that promtool relies on:
 A ``Sample`` carries no type, so the type follows prometheus-client's naming: a
 ``_bucket`` series with an ``le`` label makes its name a histogram (with its
 ``_count`` and ``_sum``), a ``_total`` name a counter, anything else a gauge.
+
+Beside the scrapes, the faults a backfill injected become one gauge series per fault
+kind and target, ``ionmon_fault`` (the catalog's ``FAULT_SERIES``): 1 at every scrape
+step while the fault lasts, 0 at its end, so Prometheus (and Grafana's annotations) can
+read the fault log. A file name ending in ``.gz`` is written gzip-compressed.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import gzip
+import io
 import math
 from array import array
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import TextIO
 
 from collectors.base import Sample, ScrapeResult
+from monitoring.catalog import FAULT_SERIES, RECORDED
+from monitoring.expr import HistogramQuantile, Selector
+from monitoring.groundtruth import FaultRecord
 
 LabelKey = tuple[tuple[str, str], ...]
 
 _HISTOGRAM_SUFFIXES = ("_bucket", "_count", "_sum")
+# OpenMetrics' base units a family name may end in (a ``# UNIT`` must be its suffix).
+BASE_UNITS = ("seconds", "bytes", "ratio", "meters", "grams", "joules", "volts", "amperes",
+              "celsius", "kelvin")
+FAULT_HELP = "Injected fault (kind, target): 1 while it lasts, 0 at its end"
+UNREAD_HELP = "Scraped from the ION service; no catalog metric reads it"
 
 
 @dataclass(frozen=True)
@@ -86,6 +107,28 @@ class OpenMetricsRecorder:
             points.ms.append(ms)
             points.values.append(float(s.value))
 
+    def add_faults(self, faults: Iterable[FaultRecord], step_s: float) -> None:
+        """The fault log as ``FAULT_SERIES``: 1 on the ``step_s`` grid while a fault lasts,
+        0 at its end (episodes of one kind and target share a series)."""
+        if step_s <= 0:
+            raise ValueError(f"step_s: must be positive, got {step_s}")
+        points: dict[LabelKey, dict[int, float]] = defaultdict(dict)
+        for f in faults:
+            key = tuple(sorted({**self.extra_labels, "kind": f.kind, "target": f.target}.items()))
+            series = points[key]
+            ts = math.ceil(f.start / step_s) * step_s
+            while ts < f.end:
+                series[round(ts * 1000)] = 1.0
+                ts += step_s
+            series.setdefault(round(f.end * 1000), 0.0)  # a later episode's 1 wins
+        for key, by_ms in points.items():
+            if (FAULT_SERIES, key) in self._series:
+                raise ValueError(f"faults added twice for {dict(key)}")
+            out = self._series[(FAULT_SERIES, key)] = _Points()
+            for ms in sorted(by_ms):
+                out.ms.append(ms)
+                out.values.append(by_ms[ms])
+
     def __len__(self) -> int:
         return sum(len(p.ms) for p in self._series.values())
 
@@ -94,7 +137,11 @@ class OpenMetricsRecorder:
         samples = 0
         first, last = math.inf, -math.inf
         for family, (kind, metrics) in sorted(families.items()):
+            out.write(f"# HELP {family} {_escape_help(family_help(family))}\n")
             out.write(f"# TYPE {family} {kind}\n")
+            unit = family_unit(family)
+            if unit:
+                out.write(f"# UNIT {family} {unit}\n")
             for base in sorted(metrics):
                 components = sorted(metrics[base], key=_component_order)
                 samples += _write_metric(out, components)
@@ -105,6 +152,68 @@ class OpenMetricsRecorder:
         return ExportSummary(
             families=len(families), series=len(self._series), samples=samples,
             start=first / 1000 if samples else None, end=last / 1000 if samples else None)
+
+
+def write_file(recorder: OpenMetricsRecorder, path: Path) -> ExportSummary:
+    """Write ``recorder`` to ``path`` (gzip-compressed when it ends in ``.gz``) through a
+    ``.partial`` file, so a reader never sees half a file."""
+    partial = path.with_name(path.name + ".partial")
+    if path.name.endswith(".gz"):
+        with partial.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz, \
+                io.TextIOWrapper(gz, encoding="utf-8", newline="\n") as fh:
+            summary = recorder.write(fh)
+    else:
+        with partial.open("w", encoding="utf-8", newline="\n") as fh:
+            summary = recorder.write(fh)
+    partial.replace(path)
+    return summary
+
+
+def sample_names(expr: object) -> set[str]:
+    """The raw sample names an expression reads (a quantile reads its ``_bucket``s)."""
+    if isinstance(expr, HistogramQuantile):
+        return {expr.selector.name + "_bucket"}
+    if isinstance(expr, Selector):
+        return {expr.name}
+    out: set[str] = set()
+    if dataclasses.is_dataclass(expr):
+        for f in dataclasses.fields(expr):
+            out |= sample_names(getattr(expr, f.name))
+    return out
+
+
+def _family_name(name: str) -> str:
+    for suffix in ("_total", *_HISTOGRAM_SUFFIXES):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+@cache
+def _readers() -> dict[str, tuple[str, ...]]:
+    """family -> titles and units of the catalog metrics (and SLI series) reading it."""
+    out: dict[str, list[str]] = defaultdict(list)
+    for metric in RECORDED.values():
+        for name in sorted(sample_names(metric.expr)):
+            out[_family_name(name)].append(f"{metric.title} ({metric.unit})")
+    return {family: tuple(dict.fromkeys(titles)) for family, titles in out.items()}
+
+
+def family_help(family: str) -> str:
+    if family == FAULT_SERIES:
+        return FAULT_HELP
+    titles = _readers().get(family)
+    return f"Read by the catalog's {', '.join(titles)}" if titles else UNREAD_HELP
+
+
+def family_unit(family: str) -> str | None:
+    """The base unit the family name ends in, if any: OpenMetrics requires a unit to be
+    the name's suffix."""
+    return next((u for u in BASE_UNITS if family.endswith(f"_{u}")), None)
+
+
+def _escape_help(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
 
 
 Component = tuple[str, LabelKey, _Points]  # sample name, its labels, its points

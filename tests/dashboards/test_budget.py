@@ -19,10 +19,11 @@ from dashboards.data import DashboardData, load_dashboard_data
 from dashboards.definitions import OVERVIEW
 from dashboards.loader import alert_views
 from monitoring.app.config import Config, parse_config
+from monitoring.catalog import CATALOG
 from monitoring.store.sqlite import SQLiteStore
 from renderers.fmt import fmt_burn, fmt_remaining
 from renderers.formats import renderer
-from renderers.grafana import BUDGET_REMAINING, render_grafana
+from renderers.grafana import burn_expr, remaining_expr, render_grafana
 from tests.dashboards.synth import END, make_store
 
 SLOS = default_slos()
@@ -111,10 +112,13 @@ def test_every_format_shows_the_budgets(data: DashboardData) -> None:
     panel = next(p for p in grafana["panels"]
                  if p.get("title") == "Error budgets" and p["type"] == "table")
     exprs = [t["expr"] for t in panel["targets"]]
-    assert exprs[0].startswith(BUDGET_REMAINING)
-    # One burn-rate query per window, over the exported recording rules.
+    slo = next(v.slo for v in data.budgets if v.budget.slo == "availability")
+    assert remaining_expr(slo) in exprs[0]
+    # One burn-rate query per window, each SLO's series labelled with its name.
     assert len(exprs) == 1 + len(REPORTED_WINDOWS)
-    assert 'slo:sli_error:ratio_rate1h{slo="availability"} / 0.0005' in exprs[3]
+    assert f'label_replace({burn_expr(slo, 3600)}, "slo", "availability", "", "")' in exprs[3]
+    assert CATALOG["availability"].promql("5m") in burn_expr(slo, 3600)
+    assert CATALOG["request_rate"].promql("5m") in burn_expr(slo, 3600)  # its weight
     assert {link["url"] for link in panel["links"]} == {v.runbook_url for v in data.budgets}
 
 

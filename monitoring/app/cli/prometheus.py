@@ -12,7 +12,8 @@ from monitoring.app.cli.context import Context, fail, pass_ctx
 
 @click.command(name="export-openmetrics")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
-              required=True, help="OpenMetrics file to write.")
+              required=True, help="OpenMetrics file to write (gzip-compressed when its "
+                                  "name ends in .gz).")
 @click.option("--days", type=click.IntRange(1, 56), default=None,
               help="Days to model (default: backfill.days in config).")
 @click.option("--end", "end_text", default=None,
@@ -31,8 +32,8 @@ def export_openmetrics(ctx: Context, out_path: Path, days: int | None, end_text:
     """
     from monitoring.app.backfill import run_backfill
     from monitoring.app.cli.data import open_backfill_range
-    from monitoring.app.promconfig import JOB, PromtoolError, create_blocks
-    from monitoring.openmetrics import OpenMetricsRecorder
+    from monitoring.app.promconfig import JOB, PromtoolError
+    from monitoring.openmetrics import OpenMetricsRecorder, write_file
     from monitoring.timerange import fmt_ts
 
     config = ctx.config
@@ -44,25 +45,41 @@ def export_openmetrics(ctx: Context, out_path: Path, days: int | None, end_text:
     try:
         run_backfill(config, store, faultlog, start, days,
                      on_cycle=lambda cycle: recorder.add_results(cycle.results))
+        recorder.add_faults(faultlog.between(start, end), config.scrape.interval)
     finally:
         store.close()
         faultlog.close()
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    partial = out_path.with_name(out_path.name + ".partial")
-    with partial.open("w", encoding="utf-8") as fh:
-        summary = recorder.write(fh)
-    partial.replace(out_path)  # a reader never sees half a file
+    summary = write_file(recorder, out_path)
     click.echo(f"wrote {out_path}: {summary.samples:,} samples of {summary.series:,} series "
                f"in {summary.families} families ({time.perf_counter() - began:.1f} s); "
                f"embedded store {config.store.path} holds the same range", err=True)
     if blocks_dir is not None:
         try:
-            blocks = create_blocks(out_path, blocks_dir)
+            blocks = _blocks_from(out_path, blocks_dir)
         except PromtoolError as exc:
             fail(str(exc))
         click.echo(f"created {len(blocks)} blocks in {blocks_dir}: copy them into the "
                    "server's --storage.tsdb.path (with a --storage.tsdb.retention.time "
                    "that reaches back to them) and restart it", err=True)
+
+
+def _blocks_from(path: Path, blocks_dir: Path) -> list[Path]:
+    """promtool reads plain text only: a ``.gz`` export is unpacked beside it first."""
+    import gzip
+    import shutil
+
+    from monitoring.app.promconfig import create_blocks
+
+    if not path.name.endswith(".gz"):
+        return create_blocks(path, blocks_dir)
+    plain = path.with_name(path.name[: -len(".gz")] + ".unpacked")
+    try:
+        with gzip.open(path, "rb") as src, plain.open("wb") as dst:
+            shutil.copyfileobj(src, dst)
+        return create_blocks(plain, blocks_dir)
+    finally:
+        plain.unlink(missing_ok=True)
 
 
 def _targets(pairs: tuple[str, ...]) -> dict[str, str]:

@@ -34,23 +34,27 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import requests
 
 from alerts.baseline import read_history
 from alerts.rules import RULE_SPECS
 from alerts.tuner import tune_rule
+from dashboards.data import load_dashboard_data
+from dashboards.definitions import OVERVIEW
 from monitoring.app.backfill import run_backfill
 from monitoring.app.config import Config, parse_config
 from monitoring.app.promconfig import JOB, create_blocks
 from monitoring.app.report import generate
-from monitoring.catalog import CATALOG, RECORDED
-from monitoring.expr import HistogramQuantile, Selector
+from monitoring.catalog import CATALOG, FAULT_SERIES, RECORDED
+from monitoring.expr import HistogramQuantile
 from monitoring.groundtruth import FaultLog
-from monitoring.openmetrics import OpenMetricsRecorder
+from monitoring.openmetrics import OpenMetricsRecorder, sample_names
 from monitoring.scrape import CycleResult
 from monitoring.store.base import Series
 from monitoring.store.prometheus import PrometheusStore
 from monitoring.store.sqlite import SQLiteStore
 from monitoring.timerange import WEEK_S, week_start
+from renderers.grafana import burn_expr, remaining_expr
 from tests.app.report.helpers import key_metrics
 from tests.servers import PrometheusServer, require_binary
 
@@ -67,6 +71,8 @@ REL_TOL, ABS_TOL = 1e-9, 1e-12
 MAX_TIES = 0.05  # of a quantile's points, where its rank sits on a bucket bound
 MAX_EXCLUDED = 0.20  # of a metric's points (most are in the first minutes of the span)
 THRESHOLD_REL_TOL = 1e-9  # see test_tuner_proposes_the_same_thresholds
+# The budget panel sums the same per-minute values budget_at sums: float order only.
+BUDGET_REL_TOL, BUDGET_ABS_TOL = 1e-9, 1e-12
 
 FAULTS = [
     {"kind": "l1_flush", "target": "us", "at": "1h", "duration": "1m"},
@@ -122,6 +128,7 @@ def both(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Both]:
                                 for r in cycle.results for s in r.samples}))
 
     run_backfill(config, embedded, faults, start, HOURS / 24, on_cycle=on_cycle)  # type: ignore[arg-type]
+    recorder.add_faults(faults.between(start, end), STEP_S)
     export = tmp / "backfill.om"
     with export.open("w") as fh:
         recorder.write(fh)
@@ -159,26 +166,13 @@ def _presence(seen: list[tuple[float, set[tuple]]]
             {name: np.array(sorted(b)) for name, b in bounds.items()})
 
 
-def _names(expr: object) -> set[str]:
-    """The raw sample names an expression reads."""
-    if isinstance(expr, HistogramQuantile):
-        return {expr.selector.name + "_bucket"}
-    if isinstance(expr, Selector):
-        return {expr.name}
-    out: set[str] = set()
-    if dataclasses.is_dataclass(expr):
-        for f in dataclasses.fields(expr):
-            out |= _names(getattr(expr, f.name))
-    return out
-
-
 def _excluded(both: Both, metric_id: str, grid: np.ndarray) -> np.ndarray:
     """Grid times whose window holds a series missing at an end but present inside."""
     per = int(WINDOW_S // STEP_S)
     bad = np.zeros(len(grid), dtype=bool)
     col = np.searchsorted(both.cycles, grid)
     assert np.all(both.cycles[col] == grid) and np.all(col >= per)
-    for name in _names(RECORDED[metric_id].expr):
+    for name in sample_names(RECORDED[metric_id].expr):
         p = both.presence.get(name)
         if p is None:
             continue
@@ -197,7 +191,7 @@ def _bucket_tie(both: Both, metric_id: str, va: np.ndarray, vb: np.ndarray,
     jumps from one bucket bound to the next. Allowed when both values are bounds.
     """
     expr = RECORDED[metric_id].expr
-    names = [n for n in _names(expr) if n.endswith("_bucket")]
+    names = [n for n in sample_names(expr) if n.endswith("_bucket")]
     if not names or not isinstance(getattr(expr, "inner", expr), HistogramQuantile):
         return np.zeros(len(va), dtype=bool)
     bounds = both.bounds[names[0]] * getattr(expr, "factor", 1.0)
@@ -331,3 +325,49 @@ def test_report_key_metrics_table_is_the_same(both: Both, tmp_path: Path) -> Non
     diff = {m: (tables[0][m], tables[1][m]) for m in tables[0] if tables[0][m] != tables[1][m]}
     assert not diff, "\n".join(f"{m}:\n  {a}\n  {b}" for m, (a, b) in diff.items())
     assert len(tables[0]) == len(CATALOG)
+
+
+def _instant(both: Both, promql: str) -> float | None:
+    resp = requests.get(f"{both.prometheus.url}/api/v1/query",
+                        params={"query": promql, "time": repr(both.end)}, timeout=60)
+    resp.raise_for_status()
+    result = resp.json()["data"]["result"]
+    assert len(result) <= 1, promql
+    return float(result[0]["value"][1]) if result else None
+
+
+def test_grafana_budget_panel_computes_budgets_as_budget_at(both: Both) -> None:
+    """The Grafana budget panel's PromQL, run in Prometheus over the raw series, gives
+    what ``alerts.burn.budget_at`` gives over the same server's per-minute series: budget
+    left (request-weighted, scaled by the window's coverage) and every burn rate."""
+    data = load_dashboard_data(OVERVIEW, both.prometheus, both.start, both.end)
+    assert len(data.budgets) == 5
+    burning = 0
+    for view in data.budgets:
+        slo, b = view.slo, view.budget
+        assert slo is not None and b.remaining is not None
+        left = _instant(both, remaining_expr(slo))
+        assert left == pytest.approx(b.remaining, rel=BUDGET_REL_TOL, abs=BUDGET_ABS_TOL), slo.name
+        for w, rate in b.burn:
+            got = _instant(both, burn_expr(slo, w))
+            assert rate is not None and got == pytest.approx(
+                rate, rel=BUDGET_REL_TOL, abs=BUDGET_ABS_TOL), (slo.name, w)
+            burning += rate > 0
+    assert burning  # the faults burn some budget: the comparison is not of zeros only
+
+
+def test_the_fault_series_marks_every_injected_fault(both: Both) -> None:
+    """What Grafana's fault annotation reads: ``FAULT_SERIES > 0`` at exactly the scrape
+    minutes each fault of the fault log lasted."""
+    resp = requests.get(f"{both.prometheus.url}/api/v1/query_range", timeout=60, params={
+        "query": f"{FAULT_SERIES} > 0", "start": repr(both.start), "end": repr(both.end),
+        "step": repr(STEP_S)})
+    resp.raise_for_status()
+    got = {(r["metric"]["kind"], r["metric"]["target"]): [float(t) for t, _ in r["values"]]
+           for r in resp.json()["data"]["result"]}
+    records = both.faults.between(both.start, both.end)
+    assert {(f.kind, f.target) for f in records} == set(got) and len(got) == len(FAULTS)
+    for f in records:
+        first = np.ceil(f.start / STEP_S) * STEP_S
+        want = np.arange(first, f.end, STEP_S)
+        assert got[(f.kind, f.target)] == want[want <= both.end].tolist(), f

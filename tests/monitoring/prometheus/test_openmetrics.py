@@ -1,5 +1,6 @@
 """The OpenMetrics writer: literal samples in, text promtool and client_python accept out."""
 
+import gzip
 import io
 import json
 
@@ -8,7 +9,9 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from collectors.base import Sample, ScrapeResult
 from monitoring.app.promconfig import create_blocks
-from monitoring.openmetrics import OpenMetricsRecorder
+from monitoring.catalog import FAULT_SERIES
+from monitoring.groundtruth import FaultRecord
+from monitoring.openmetrics import FAULT_HELP, UNREAD_HELP, OpenMetricsRecorder, write_file
 from tests.servers import require_binary
 
 
@@ -100,3 +103,74 @@ def test_a_family_that_is_two_types_is_refused():
     rec.add_samples([Sample("x_total", {}, 1.0, 1.0), Sample("x", {}, 1.0, 1.0)])
     with pytest.raises(ValueError, match=r"both a (counter|gauge) and a (gauge|counter)"):
         _text(rec)
+
+
+GRID = 1_700_000_040  # a whole minute: fault points fall on the scrape grid
+
+
+def _export(tmp_path, name: str) -> tuple[OpenMetricsRecorder, object]:
+    rec = OpenMetricsRecorder({"job": "ion"})
+    for i in range(30):
+        t = 1_700_000_000 + 60.0 * i
+        rec.add_results([_scrape(r, t, 10 * i, 8 * i, i, 0.1) for r in ("us", "eu")])
+    rec.add_faults([FaultRecord("l2_down", "us", GRID + 250.0, GRID + 600.0),
+                    FaultRecord("l2_down", "us", GRID + 900.0, GRID + 960.0)], step_s=60.0)
+    return rec, write_file(rec, tmp_path / name)
+
+
+def test_help_type_and_unit_from_the_catalog():
+    rec = OpenMetricsRecorder()
+    scrape = _scrape("us", 1_700_000_060, 5, 4, 1, 0.2)
+    hist = "ion_http_request_duration_seconds"
+    rec.add_samples([*scrape.samples, Sample(f"{hist}_bucket", {"le": "+Inf"}, 3.0, 1_700_000_060),
+                     Sample(f"{hist}_count", {}, 3.0, 1_700_000_060),
+                     Sample(f"{hist}_sum", {}, 0.1, 1_700_000_060)])
+    lines = _text(rec).splitlines()
+    meta = {(ln.split()[1], ln.split()[2]): " ".join(ln.split()[3:])
+            for ln in lines if ln.startswith("#") and ln != "# EOF"}
+    # HELP names what reads the family in the catalog, with the catalog's units.
+    help_requests = meta[("HELP", "ion_http_requests")]
+    assert "Request rate (req/s)" in help_requests and "Error rate (%)" in help_requests
+    assert "Latency p95 (ms)" in meta[("HELP", hist)] and meta[("UNIT", hist)] == "seconds"
+    assert meta[("HELP", "ion_lag_seconds")] == UNREAD_HELP
+    # UNIT only where the name ends in a base unit, as OpenMetrics requires.
+    assert meta[("UNIT", "ion_lag_seconds")] == "seconds"
+    assert meta[("UNIT", "ion_latency_seconds")] == "seconds"
+    assert ("UNIT", "ion_http_requests") not in meta and ("UNIT", "up") not in meta
+    # Every family: HELP, TYPE (and UNIT) before its first sample.
+    for family in ("ion_http_requests", "ion_lag_seconds", "ion_latency_seconds", "up"):
+        first = next(i for i, ln in enumerate(lines) if ln.startswith(family)
+                     and not ln.startswith("#"))
+        assert lines.index(f"# HELP {family} {meta[('HELP', family)]}") < first
+        assert any(ln.startswith(f"# TYPE {family} ") for ln in lines[:first])
+    parsed = {f.name: f for f in text_string_to_metric_families(_text(rec))}
+    assert parsed["ion_lag_seconds"].unit == "seconds"
+    assert parsed["ion_http_requests"].documentation == help_requests
+
+
+def test_faults_become_a_series_one_while_they_last(tmp_path):
+    rec, _ = _export(tmp_path, "export.om")
+    lines = [ln for ln in _text(rec).splitlines() if ln.startswith(FAULT_SERIES)]
+    points = [(int(ln.rsplit(" ", 1)[1]) - GRID, float(ln.split()[1])) for ln in lines]
+    assert points == [(300, 1.0), (360, 1.0), (420, 1.0), (480, 1.0), (540, 1.0), (600, 0.0),
+                      (900, 1.0), (960, 0.0)]
+    assert all('kind="l2_down"' in ln and 'target="us"' in ln and 'job="ion"' in ln
+               for ln in lines)
+    assert f"# HELP {FAULT_SERIES} {FAULT_HELP}" in _text(rec).splitlines()
+    with pytest.raises(ValueError, match="step_s"):
+        rec.add_faults([], step_s=0)
+
+
+def test_a_gz_name_writes_gzip_and_promtool_reads_it(tmp_path):
+    rec, summary = _export(tmp_path, "export.om.gz")
+    _, plain_summary = _export(tmp_path, "export.om")
+    packed, plain = tmp_path / "export.om.gz", tmp_path / "export.om"
+    assert packed.read_bytes()[:2] == b"\x1f\x8b" and plain.read_bytes()[:2] != b"\x1f\x8b"
+    assert gzip.decompress(packed.read_bytes()).decode() == plain.read_text() == _text(rec)
+    assert summary == plain_summary
+    assert packed.stat().st_size * 5 < plain.stat().st_size
+    assert not list(tmp_path.glob("*.partial"))
+    require_binary("promtool")
+    blocks = create_blocks(plain, tmp_path / "blocks")  # HELP, UNIT and faults included
+    meta = json.loads((blocks[0] / "meta.json").read_text())
+    assert meta["stats"]["numSamples"] == summary.samples == 30 * 2 * 7 + 8
