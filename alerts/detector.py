@@ -6,6 +6,16 @@ tuner uses for thresholds (``alerts.stats.fit_baseline``: median/MAD, per hour o
 day when that measurably explains the series). The robust z of a value is then
 divided by the baseline's own normal extreme, so one threshold fits quiet and
 bursty series alike, as the back-test's choice of k does per rule.
+
+Measured on NAB with ``bench/nab_loo.py`` and not kept, because none gained on the
+full set without losing when one category is held out: the same surprise on first
+differences beside levels; winsorising flagged rows out of later baselines (the
+band ratchets shut, and a genuine new level never becomes normal); an EWMA of the
+residual z; a trailing-hour count of tail exceedances (binomial, or against its own
+weekly extreme); a peaks-over-threshold (generalised Pareto) tail probability; an
+hour-of-day tail; the median daily maximum as the normal extreme. A calibrated
+probability of this one surprise is a monotone map of it and cannot change a
+threshold swept over ranks.
 """
 
 from __future__ import annotations
