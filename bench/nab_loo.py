@@ -1,10 +1,14 @@
 """The detector on NAB: full-set scores and leave-one-category-out, all three profiles.
 
     python bench/nab_loo.py [--data ../shared/nab-data] [--nab ../shared/nab]
+                            [--detector module:function | file.py:function]
 
 The only constant fitted to the data is the scorer's threshold (the detector has no
-parameter fitted to these files). For each category held out, the threshold is
-fitted on the other categories and then used, unchanged, to score:
+parameter fitted to these files). ``--detector`` scores another ``detect(df)`` (loaded
+as the NAB scorer loads one) the same way, so a candidate change is judged on the
+held-out figures as well as the full set before it replaces ``alerts.detector``.
+For each category held out, the threshold is fitted on the other categories and then
+used, unchanged, to score:
 
 * ``held-out``: the held-out category alone (n/a for a category without windows;
   its false-positive rows are shown instead);
@@ -27,8 +31,6 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from alerts.detector import detect  # noqa: E402
-
 TARGET = 70.0
 MAX_GAP = 5.0
 
@@ -48,10 +50,18 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "nab-data")
     ap.add_argument("--nab", type=Path, default=ROOT.parent / "shared" / "nab")
+    ap.add_argument("--detector", default="alerts.detector:detect",
+                    help="module:function or file.py:function (default: %(default)s)")
     args = ap.parse_args()
     nab = _load_scorer(args.nab)
-    corpus = nab.load_corpus(args.data)
-    profiles = nab.load_profiles(args.data)
+    try:
+        detect = nab.load_detector(args.detector)
+        corpus = nab.load_corpus(args.data)
+        profiles = nab.load_profiles(args.data)
+    except nab.NabInputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"detector {args.detector}")
     scores = nab.run_callable(detect, corpus)
     categories = sorted({f.category for f in corpus})
 

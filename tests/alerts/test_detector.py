@@ -1,5 +1,6 @@
 import numpy as np
 import pandas as pd
+import pytest
 
 from alerts.detector import detect
 
@@ -39,3 +40,21 @@ def test_spike_and_seasonal_shift_stand_out():
     normal = np.r_[s[1000:2900], s[3100:3456]]
     assert s[3000] > 0.5 > np.quantile(normal, 0.999)
     assert s[day12].max() > 0.5
+
+
+def test_bad_input_names_what_is_wrong():
+    frame = _frame(_daily(100))
+    with pytest.raises(ValueError, match=r"missing column\(s\) \['value'\]"):
+        detect(frame.rename(columns={"value": "v"}))
+    with pytest.raises(ValueError, match="'value' is not numeric"):
+        detect(frame.assign(value=["x"] * len(frame)))
+    shuffled = frame.iloc[[0, 2, 1, *range(3, len(frame))]].reset_index(drop=True)
+    with pytest.raises(ValueError, match=r"row 2 .* is earlier than row 1"):
+        detect(shuffled)
+
+
+def test_repeated_timestamps_are_scored():
+    frame = _frame(_daily(2000))
+    frame.loc[1000, "timestamp"] = frame.loc[999, "timestamp"]  # a clock change
+    s = detect(frame)
+    assert s.shape == (2000,) and np.all((s >= 0) & (s < 1))
