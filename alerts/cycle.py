@@ -120,31 +120,39 @@ def run_cycle(alerting: Alerting, store: Store, now: float,
 
 def _cycle(alerting: Alerting, now: float, rules: list[Rule], error: str | None,
            query: Query, dispatcher: Dispatcher, resend_for_s: float) -> EvaluationResult:
-    settings = alerting.settings
-    rules = [*rules, DROPPED_RULE]
-    query = dropped_query(dispatcher.metrics, query)
-    states_db = AlertStore(settings.state_path)
+    states_db = AlertStore(alerting.settings.state_path)
     silences = SilenceStore(alerting.silence_path)
     try:
-        states, changes = evaluate(rules, now, query, states_db.load())
-        labels = rule_labels(rules)
-        send, muted = split_silenced(notifications(changes, settings.runbook_base_url),
-                                     silences, now, labels)
-        firing = {r for r, s in states.items() if s.state == "firing"}
-        send += released(silences, firing, now, labels)
-        durable = dispatcher.durable
-        # The notifications are saved with the state, then handed to the durable
-        # outboxes: a crash in between leaves them saved, and the next cycle queues them
-        # (an outbox ignores a key it already holds or sent, so none goes out twice).
-        states_db.save(states, changes, send if durable else ())
-        handoff(states_db, durable)
-        sent_rules = {n.rule for n in send}
-        active = [n for n in firing_notifications(states, settings.runbook_base_url)
-                  if n.rule not in sent_rules
-                  and silences.silencing(alert_labels(n, labels.get(n.rule)), now) is None]
+        return cycle_with(alerting, now, rules, error, query, dispatcher, resend_for_s,
+                          states_db, silences)
     finally:
         states_db.close()
         silences.close()
+
+
+def cycle_with(alerting: Alerting, now: float, rules: list[Rule], error: str | None,
+               query: Query, dispatcher: Dispatcher, resend_for_s: float,
+               states_db: AlertStore, silences: SilenceStore) -> EvaluationResult:
+    """One cycle against open state and silence stores (a replay keeps them open)."""
+    settings = alerting.settings
+    rules = [*rules, DROPPED_RULE]
+    query = dropped_query(dispatcher.metrics, query)
+    states, changes = evaluate(rules, now, query, states_db.load())
+    labels = rule_labels(rules)
+    send, muted = split_silenced(notifications(changes, settings.runbook_base_url),
+                                 silences, now, labels)
+    firing = {r for r, s in states.items() if s.state == "firing"}
+    send += released(silences, firing, now, labels)
+    durable = dispatcher.durable
+    # The notifications are saved with the state, then handed to the durable
+    # outboxes: a crash in between leaves them saved, and the next cycle queues them
+    # (an outbox ignores a key it already holds or sent, so none goes out twice).
+    states_db.save(states, changes, send if durable else ())
+    handoff(states_db, durable)
+    sent_rules = {n.rule for n in send}
+    active = [n for n in firing_notifications(states, settings.runbook_base_url)
+              if n.rule not in sent_rules
+              and silences.silencing(alert_labels(n, labels.get(n.rule)), now) is None]
     dispatcher.submit(send)
     dispatcher.resend(active, resend_for_s)  # a failure is retried at the next evaluation
     return EvaluationResult(states, tuple(changes), tuple(send), tuple(muted), len(rules), error)

@@ -14,7 +14,7 @@ from alerts.notify.dispatch import Dispatcher
 from engine.cluster import EDGE
 from monitoring.app.config import Config
 from monitoring.app.jobs import JobContext, build_jobs
-from monitoring.app.live.engine import LiveEngine
+from monitoring.app.live.engine import LiveEngine, carry_on
 from monitoring.app.live.routes import make_post_router, make_router
 from monitoring.app.live.server import serve_http
 from monitoring.app.scheduler import JobMetrics, JobRunner, JobStateDB, start_scheduler
@@ -42,12 +42,16 @@ def run_serve(config: Config, port: int | None = None, duration_s: float | None 
                 "interval": scrape_interval_s,
                 "timeout": min(config.scrape.timeout, scrape_interval_s)})})
     port = port if port is not None else config.serve.port
+    carried = carry_on(config)  # the backfill's store, filled on to this minute
+    if carried is not None:
+        echo(f"carried the store on: {carried.cycles} minutes filled to the current minute, "
+             f"{carried.evaluations} alert evaluations replayed")
     registry = CollectorRegistry()
     store = open_store(config)
     state = JobStateDB(config.scheduler_state_path)
     runner = JobRunner(state, JobMetrics(registry))
     dispatcher = notification_workers(config, registry)
-    with LiveEngine(config) as live:
+    with LiveEngine(config, warmup_s=config.backfill.warmup) as live:
         live.scraper.cycle(live.clock.now())  # the first scrape only primes the rates
         ctx = JobContext(config, store, state, live.scraper, dispatcher)
         sched = start_scheduler(build_jobs(ctx), runner, config.schedule, live.clock.now)
