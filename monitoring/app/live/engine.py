@@ -20,7 +20,7 @@ from alerts.replay import replay
 from engine.cluster import EDGE, Cluster
 from engine.replay import TrafficReplayer
 from engine.traffic import TrafficModel
-from monitoring.app.backfill import MINUTE, _serve, prepare_range, run_backfill
+from monitoring.app.backfill import MINUTE, _serve, newest_sample, prepare_range, run_backfill
 from monitoring.app.config import Config
 from monitoring.app.stores import open_store
 from monitoring.app.targets import live_collectors
@@ -69,8 +69,9 @@ class CarriedOn:
 def carry_on(config: Config, now: float | None = None) -> CarriedOn | None:
     """Fill the embedded store from its newest sample to the current minute, the way
     ``ionmon backfill`` would resume, and replay the alerts over what was filled (log
-    channel only). None when there is no backfill to carry on, nothing is missing, or
-    the gap is longer than ``MAX_CARRY_ON_S``."""
+    channel only), when alerts were evaluated before. None when the store holds no
+    backfill to carry on; nothing is filled when nothing is missing or the gap is longer
+    than ``MAX_CARRY_ON_S``."""
     if config.store.backend != "sqlite" or not Path(config.store.path).exists():
         return None
     now = time.time() if now is None else now
@@ -80,23 +81,23 @@ def carry_on(config: Config, now: float | None = None) -> CarriedOn | None:
     faults = FaultLog(config.store.path)
     try:
         runs = store.backfill_status(-math.inf, end)
-        if not runs or max(r.done_until for r in runs) >= end:
+        if not runs:
             return None
         start = max(runs, key=lambda r: r.end).start  # the latest backfill, its faults' origin
-        done = max(r.done_until for r in runs)
-        if end - done > MAX_CARRY_ON_S:
+        newest = newest_sample(store, start, end)
+        if newest is None:  # the backfill's samples are gone (retention): nothing to join
+            return CarriedOn(end, end, 0, 0)
+        if end - newest > MAX_CARRY_ON_S:
             log.warning("store %s ends %.0f min before now: run 'ionmon backfill' to fill "
-                        "the gap; serving live from now", config.store.path, (end - done) / 60)
-            return None
-        if not prepare_range(store, faults, start, end, replace=False, step=step):
-            return None
-        summary = run_backfill(config, store, faults, start, 0, end=end)
-        filled = summary.cycles
-        if Path(config.alerts.state_path).exists():  # alerts were evaluated: carry them on
-            result = replay(config.alerting, store, start, end, [LogNotifier()])
-            evaluations = result.evaluations
-        else:
-            evaluations = 0
+                        "the gap; serving live from now", config.store.path,
+                        (end - newest) / 60)
+            return CarriedOn(end, end, 0, 0)
+        filled = 0
+        if prepare_range(store, faults, start, end, replace=False, step=step):
+            filled = run_backfill(config, store, faults, start, 0, end=end).cycles
+        evaluations = 0
+        if filled and Path(config.alerts.state_path).exists():  # alerts were evaluated
+            evaluations = replay(config.alerting, store, start, end, [LogNotifier()]).evaluations
     finally:
         store.close()
         faults.close()

@@ -36,22 +36,23 @@ def run_serve(config: Config, port: int | None = None, duration_s: float | None 
               echo: Callable[[str], None] = print) -> None:
     """Everything live until ``duration_s`` passes or the process is interrupted."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    carried = carry_on(config)  # after a backfill: its store filled on to now, on its grid
+    if carried is not None:
+        echo(f"carrying the backfill on: {carried.cycles} minutes filled to the current "
+             f"minute, {carried.evaluations} alert evaluations replayed")
     if scrape_interval_s is not None:
         config = config.model_copy(update={
             "scrape": config.scrape.model_copy(update={
                 "interval": scrape_interval_s,
                 "timeout": min(config.scrape.timeout, scrape_interval_s)})})
     port = port if port is not None else config.serve.port
-    carried = carry_on(config)  # the backfill's store, filled on to this minute
-    if carried is not None:
-        echo(f"carried the store on: {carried.cycles} minutes filled to the current minute, "
-             f"{carried.evaluations} alert evaluations replayed")
     registry = CollectorRegistry()
     store = open_store(config)
     state = JobStateDB(config.scheduler_state_path)
     runner = JobRunner(state, JobMetrics(registry))
     dispatcher = notification_workers(config, registry)
-    with LiveEngine(config, warmup_s=config.backfill.warmup) as live:
+    warmup = config.backfill.warmup if carried is not None else 0.0  # warm as it was
+    with LiveEngine(config, warmup_s=warmup) as live:
         live.scraper.cycle(live.clock.now())  # the first scrape only primes the rates
         ctx = JobContext(config, store, state, live.scraper, dispatcher)
         sched = start_scheduler(build_jobs(ctx), runner, config.schedule, live.clock.now)
