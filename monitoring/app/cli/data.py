@@ -81,7 +81,7 @@ def backfill(ctx: Context, days: int | None, end_text: str | None, replace: bool
              seed: int | None, faults_text: str, progress: bool) -> None:
     """Drive the real engine through modelled weeks and on to now, minute by minute,
     filling only what the store is missing (all of it with --replace)."""
-    from monitoring.app.backfill import run_backfill, with_faults
+    from monitoring.app.backfill import prepare_range, run_backfill, with_faults
 
     config = ctx.config
     days = days or config.backfill.days
@@ -113,6 +113,17 @@ def backfill(ctx: Context, days: int | None, end_text: str | None, replace: bool
                            rate=f"{virtual / max(wall, 1e-9):,.0f} virtual s/s")
 
         summary = run_backfill(config, store, faultlog, start, days, on_minute, end=end)
+        # The wall clock moved on while the range was filled: fill the minutes since, so
+        # the store ends at the current minute (each pass is shorter than the last).
+        while end_text is None and (now_end := _current_minute(config)) > end:
+            prepare_range(store, faultlog, start, now_end, False, config.scrape.interval)
+            more = run_backfill(config, store, faultlog, start, days, end=now_end)
+            summary.cycles += more.cycles
+            summary.requests += more.requests
+            summary.points += more.points
+            summary.faults += more.faults
+            summary.metrics_seen |= more.metrics_seen
+            end = now_end
     wall = time.perf_counter() - began
     stats = store.stats()
     store.close()
@@ -127,6 +138,11 @@ def backfill(ctx: Context, days: int | None, end_text: str | None, replace: bool
         f"{len(summary.faults)} faults injected; "
         f"store {config.store.path}: {stats['bytes'] / max(stats['samples'], 1):.2f} bytes/sample"
     )
+
+
+def _current_minute(config: Config) -> float:
+    step = config.scrape.interval
+    return math.floor(time.time() / step) * step
 
 
 def _format_value(value: float) -> str:
