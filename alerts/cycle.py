@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from alerts.evaluator import AlertState, Query, Transition, evaluate, store_query
 from alerts.notify import dispatch
@@ -25,6 +26,20 @@ from alerts.silence import SilenceStore, alert_labels, released, split_silenced
 from alerts.slo_rules import slo_query, slo_rules
 from alerts.state import AlertStore
 from monitoring.store.base import Store
+
+
+class StatesDB(Protocol):
+    """Where a cycle keeps alert state, history and unqueued notifications
+    (``alerts.state.AlertStore``; a replay holds them in memory)."""
+
+    def load(self) -> dict[str, AlertState]: ...
+
+    def save(self, states: dict[str, AlertState], changes: Sequence[Transition],
+             notes: Sequence[Notification] = ()) -> None: ...
+
+    def unqueued(self) -> list[Notification]: ...
+
+    def mark_queued(self, keys: Sequence[str]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -55,7 +70,7 @@ def load_rules(alerting: Alerting) -> tuple[list[Rule], str | None]:
     return [*tuned, *slo_rules(alerting.slos)], error
 
 
-def handoff(states_db: AlertStore, durable: Sequence[Notifier]) -> int:
+def handoff(states_db: StatesDB, durable: Sequence[Notifier]) -> int:
     """Queue every saved, not yet queued notification in each durable outbox."""
     notes = states_db.unqueued()
     if notes:
@@ -132,7 +147,7 @@ def _cycle(alerting: Alerting, now: float, rules: list[Rule], error: str | None,
 
 def cycle_with(alerting: Alerting, now: float, rules: list[Rule], error: str | None,
                query: Query, dispatcher: Dispatcher, resend_for_s: float,
-               states_db: AlertStore, silences: SilenceStore) -> EvaluationResult:
+               states_db: StatesDB, silences: SilenceStore) -> EvaluationResult:
     """One cycle against open state and silence stores (a replay keeps them open)."""
     settings = alerting.settings
     rules = [*rules, DROPPED_RULE]

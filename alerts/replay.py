@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from alerts.cycle import cycle_with, load_rules
-from alerts.evaluator import STALENESS_S, Query
+from alerts.evaluator import STALENESS_S, AlertState, Query, Transition
 from alerts.notify.alertmanager import RESEND_INTERVALS
-from alerts.notify.base import Notifier
+from alerts.notify.base import Notification, Notifier
 from alerts.notify.dispatch import Dispatcher, drain_bound
 from alerts.notify.metrics import NotifyMetrics
 from alerts.rules import Rule
@@ -41,6 +41,31 @@ class ReplayResult:
     fired: int  # transitions to firing
     sent: int  # notifications handed to the channels
     rules_error: str | None = None
+
+
+class HeldStates:
+    """``StatesDB`` in memory: the states of the last cycle and the notifications not yet
+    handed to a durable outbox."""
+
+    def __init__(self) -> None:
+        self._states: dict[str, AlertState] = {}
+        self._notes: dict[str, Notification] = {}
+
+    def load(self) -> dict[str, AlertState]:
+        return dict(self._states)
+
+    def save(self, states: dict[str, AlertState], changes: Sequence[Transition],
+             notes: Sequence[Notification] = ()) -> None:
+        self._states = dict(states)
+        for n in notes:
+            self._notes.setdefault(n.key, n)
+
+    def unqueued(self) -> list[Notification]:
+        return list(self._notes.values())
+
+    def mark_queued(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            self._notes.pop(key, None)
 
 
 def memory_query(series: Mapping[str, Series], staleness_s: float = STALENESS_S) -> Query:
@@ -93,13 +118,20 @@ def replay(alerting: Alerting, store: Store, start: float, end: float,
     settings = alerting.settings
     step = step_s or alerting.evaluate_interval_s
     rules, error = load_rules(alerting)
-    states_db = AlertStore(settings.state_path)
+    saved = AlertStore(settings.state_path)
+    # The cycles keep state in memory and the result is saved in one transaction:
+    # the same cycle, without a disk commit per minute.
+    states_db = HeldStates()
     silences = SilenceStore(alerting.silence_path)
-    metrics = NotifyMetrics()
-    dispatcher = Dispatcher(channels, deadline_s, metrics, own_channels=False)
+    dispatcher = Dispatcher(channels, deadline_s, NotifyMetrics(), own_channels=False)
+    grid = np.empty(0)
+    changes: list[Transition] = []
+    fired = sent = 0
     try:
-        last = max((s.last_eval for s in states_db.load().values()
-                    if s.last_eval is not None), default=None)
+        prior = saved.load()
+        states_db.save(prior, [])
+        last = max((s.last_eval for s in prior.values() if s.last_eval is not None),
+                   default=None)
         first = np.floor(start / step) * step + step
         if last is not None and last >= first:
             first = np.floor(last / step) * step + step
@@ -107,18 +139,21 @@ def replay(alerting: Alerting, store: Store, start: float, end: float,
         lo = float(first) - STALENESS_S
         stored = store.read_many(rule_metrics(rules), lo, end)
         query = slo_memory_query(store, alerting.slos, lo, end, memory_query(stored))
-        changes = fired = sent = 0
+        states = prior
         for n, now in enumerate(grid.tolist(), 1):
             result = cycle_with(alerting, now, rules, error, query, dispatcher,
                                 RESEND_INTERVALS * step, states_db, silences)
-            changes += len(result.changes)
+            states = result.states
+            changes.extend(result.changes)
             fired += sum(t.new == "firing" for t in result.changes)
             sent += len(result.sent)
             if on_step is not None:
                 on_step(n, len(grid))
+        if len(grid):
+            saved.save(states, changes)
     finally:
         dispatcher.close(drain_s=drain_bound(dispatcher))
-        states_db.close()
+        saved.close()
         silences.close()
     return ReplayResult(float(grid[0]) if len(grid) else end, float(end), len(grid),
-                        len(rules) + 1, changes, fired, sent, error)
+                        len(rules) + 1, len(changes), fired, sent, error)

@@ -458,7 +458,10 @@ def build_report(inputs: ReportInputs) -> Report:
             e = effect_of(fault, CATALOG[mid], series, faults)
             if e is not None:
                 effects.append(e)
-        detected = next((e for e in episodes or () if e.fault == fault), None)
+        # The first firing about the fault by a rule meant for its kind, else by any rule.
+        about_it = [e for e in episodes or () if e.fault == fault]
+        meant = [e for e in about_it if fault.kind in inputs.catches.get(e.rule, ())]
+        detected = min(meant or about_it, key=lambda e: e.fired_at or 0.0, default=None)
         incidents.append(Incident(fault, tuple(effects), detected))
 
     charts = _chart_picks(incidents, inputs.current, week)

@@ -3,7 +3,14 @@ week's false alarms, detection times never negative."""
 
 from __future__ import annotations
 
-from dashboards.report.model import AlertEpisode, Window, alert_episodes, threshold_changes
+from dashboards.report.model import (
+    AlertEpisode,
+    ReportInputs,
+    Window,
+    alert_episodes,
+    build_report,
+    threshold_changes,
+)
 from monitoring.groundtruth import FaultRecord
 
 WEEK = Window(1_000_000.0, 1_000_000.0 + 7 * 86400)
@@ -43,3 +50,23 @@ def test_false_alarms_are_the_firings_no_fault_explains_and_ttd_is_never_negativ
     assert by_rule["A"].fault == fault and by_rule["A"].ttd_s == 0.0
     assert by_rule["B"].fault is None and by_rule["B"].ttd_s is None
     assert isinstance(by_rule["B"], AlertEpisode) and by_rule["B"].duration_s == 600
+
+
+def test_an_incident_is_credited_to_the_rule_meant_for_its_kind():
+    fault = FaultRecord("index_dropped", "us", WEEK.start + 7200, WEEK.start + 10800)
+    history = [  # an unrelated rule fires first, the database rule a minute later
+        {"rule": "cache", "at": fault.start + 60, "old": "inactive", "new": "firing",
+         "value": 1.0, "metric": "l1_items"},
+        {"rule": "db", "at": fault.start + 120, "old": "inactive", "new": "firing",
+         "value": 9.0, "metric": "db_query_p95"},
+        {"rule": "cache", "at": fault.start + 600, "old": "firing", "new": "resolved"},
+        {"rule": "db", "at": fault.start + 900, "old": "firing", "new": "resolved"},
+    ]
+    inputs = ReportInputs(week="2026-W45", window=WEEK, previous=Window(0, WEEK.start),
+                          current={}, prior={}, faults=(fault,), alert_history=tuple(history),
+                          tuning_log=(), catches={"db": ("index_dropped",), "cache": ()})
+    report = build_report(inputs)
+    [incident] = report.incidents
+    assert incident.detected_by is not None and incident.detected_by.rule == "db"
+    assert incident.detected_by.ttd_s == 120 and incident.detected_by.duration_s == 780
+    assert report.false_alarms == ()  # both firings were about the fault
