@@ -83,3 +83,16 @@ def apply(settings: AlertsSettings, proposals: Sequence[Proposal], tuned_at: flo
     meta = {"tuned_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(tuned_at)),
             "baseline": format_duration(baseline_s)}
     write_rules(settings.rules_path, [p.rule for p in proposals], meta)
+
+
+def commit_proposals(settings: AlertsSettings, proposals: Sequence[Proposal], at: float,
+                     baseline_s: float, tuning_log: str | Path, applied: bool
+                     ) -> list[dict[str, Any]]:
+    """Log the thresholds the proposals change to the tuning log and, when ``applied``,
+    write them as the rules file; returns the logged rows."""
+    changes = threshold_changes(rules_in_force(settings.rules_path), proposals, at, applied,
+                                baseline_s)
+    if applied and proposals:
+        apply(settings, proposals, at, baseline_s)
+    append_tuning_log(tuning_log, changes)
+    return changes

@@ -13,14 +13,7 @@ from typing import Any
 
 from alerts.baseline import read_history
 from alerts.cycle import run_cycle
-from alerts.retune import (
-    RULE_METRICS,
-    append_tuning_log,
-    apply,
-    propose,
-    rules_in_force,
-    threshold_changes,
-)
+from alerts.retune import RULE_METRICS, commit_proposals, propose
 from dashboards.definitions import DASHBOARDS
 from dashboards.loader import load_configured
 from monitoring.app.config import Config
@@ -82,11 +75,8 @@ def retune_job(ctx: JobContext) -> Callable[[float], str]:
         if history.empty:
             return "skipped: no history in the baseline"
         proposals = propose(history, settings)
-        changes = threshold_changes(rules_in_force(settings.rules_path), proposals, now,
-                                    schedule.retune_apply, settings.baseline)
-        append_tuning_log(ctx.config.tuning_log_path, changes)
-        if schedule.retune_apply and proposals:
-            apply(settings, proposals, now, settings.baseline)
+        changes = commit_proposals(settings, proposals, now, settings.baseline,
+                                   ctx.config.tuning_log_path, schedule.retune_apply)
         return (f"{len(proposals)} rules tuned, {len(changes)} thresholds changed"
                 f"{' and applied' if schedule.retune_apply else ' (proposed only)'}")
     return run

@@ -83,14 +83,7 @@ def tune(ctx: Context, baseline_text: str | None, end_text: str | None, apply_: 
          tradeoff: bool) -> None:
     """Propose thresholds from a baseline, back-test them, and optionally apply them."""
     from alerts.baseline import read_history
-    from alerts.retune import (
-        RULE_METRICS,
-        append_tuning_log,
-        apply,
-        propose,
-        rules_in_force,
-        threshold_changes,
-    )
+    from alerts.retune import RULE_METRICS, commit_proposals, propose
     from alerts.rules import RULE_SPECS
     from monitoring.app.stores import open_store
     from monitoring.groundtruth import open_faultlog
@@ -134,10 +127,8 @@ def tune(ctx: Context, baseline_text: str | None, end_text: str | None, apply_: 
     if tradeoff:
         console.print(tradeoff_table(proposals))
     if apply_:
-        changes = threshold_changes(rules_in_force(settings.rules_path), proposals, end, True,
-                                    baseline)
-        apply(settings, proposals, end, baseline)
-        append_tuning_log(config.tuning_log_path, changes)
+        changes = commit_proposals(settings, proposals, end, baseline,
+                                   config.tuning_log_path, applied=True)
         console.print(f"wrote {len(proposals)} rules to {settings.rules_path}; "
                       f"{len(changes)} threshold changes appended to {config.tuning_log_path}")
     else:

@@ -1,0 +1,64 @@
+"""The first run's commands on a synthetic week: tune --apply logs its changes and why,
+alerts --replay leaves an alert history the report reads."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from alerts.state import AlertStore
+from monitoring.app.cli import main
+from monitoring.groundtruth import FaultLog
+from monitoring.store.base import Point
+from monitoring.store.sqlite import SQLiteStore
+from tests.alerts.synth import week
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    ts, values, faults = week()
+    store = SQLiteStore(tmp_path / "data" / "ionmon.db")
+    for i in range(0, len(ts), 1440):
+        store.write(Point(m, float(t), float(v[j])) for m, v in values.items()
+                    for j, t in enumerate(ts[i:i + 1440], start=i))
+    store.close()
+    log = FaultLog(tmp_path / "data" / "ionmon.db")
+    for f in faults:
+        log.record(f)
+    log.close()
+    (tmp_path / "config.yaml").write_text(f"store: {{path: {tmp_path / 'data' / 'ionmon.db'}}}\n")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path, ts
+
+
+def test_tune_apply_appends_each_change_with_its_reason(workdir):
+    d, _ = workdir
+    out = CliRunner().invoke(main, ["--config", "config.yaml", "tune", "--apply"])
+    assert out.exit_code == 0, out.output
+    rows = [json.loads(line) for line in
+            (d / "data" / "tuning.jsonl").read_text().splitlines()]
+    assert len(rows) == 9 and all(r["applied"] and r["old"] == "—" for r in rows)
+    assert all(r["reason"] and r["baseline_start"] == r["at"] - 7 * 86400 for r in rows)
+    again = CliRunner().invoke(main, ["--config", "config.yaml", "tune", "--apply"])
+    assert again.exit_code == 0, again.output
+    assert len((d / "data" / "tuning.jsonl").read_text().splitlines()) == 9  # nothing changed
+
+
+def test_replay_records_the_history_once(workdir):
+    d, ts = workdir
+    run = CliRunner().invoke
+    assert run(main, ["--config", "config.yaml", "tune", "--apply"]).exit_code == 0
+    out = run(main, ["--config", "config.yaml", "alerts", "--replay",
+                     "--since", str(float(ts[0]))])
+    assert out.exit_code == 0, out.output
+    assert "replayed" in out.output and "(log)" in out.output
+    states = AlertStore(d / "data" / "alerts.db")
+    history = states.history(limit=100_000)
+    states.close()
+    assert any(r["new"] == "firing" and r["rule"] == "replication_lag" for r in history)
+    out = run(main, ["--config", "config.yaml", "alerts", "--replay",
+                     "--since", str(float(ts[0]))])
+    assert out.exit_code == 0 and "nothing to replay" in out.output
+    states = AlertStore(d / "data" / "alerts.db")
+    assert len(states.history(limit=100_000)) == len(history)
+    states.close()
