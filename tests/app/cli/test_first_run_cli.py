@@ -3,36 +3,15 @@ alerts --replay leaves an alert history the report reads."""
 
 import json
 
-import pytest
 from click.testing import CliRunner
 
 from alerts.state import AlertStore
 from monitoring.app.cli import main
-from monitoring.groundtruth import FaultLog
-from monitoring.store.base import Point
-from monitoring.store.sqlite import SQLiteStore
-from tests.alerts.synth import week
 
 
-@pytest.fixture
-def workdir(tmp_path, monkeypatch):
-    ts, values, faults = week()
-    store = SQLiteStore(tmp_path / "data" / "ionmon.db")
-    for i in range(0, len(ts), 1440):
-        store.write(Point(m, float(t), float(v[j])) for m, v in values.items()
-                    for j, t in enumerate(ts[i:i + 1440], start=i))
-    store.close()
-    log = FaultLog(tmp_path / "data" / "ionmon.db")
-    for f in faults:
-        log.record(f)
-    log.close()
-    (tmp_path / "config.yaml").write_text(f"store: {{path: {tmp_path / 'data' / 'ionmon.db'}}}\n")
-    monkeypatch.chdir(tmp_path)
-    return tmp_path, ts
-
-
-def test_tune_apply_appends_each_change_with_its_reason(workdir):
+def test_tune_apply_appends_each_change_with_its_reason(workdir, monkeypatch):
     d, _ = workdir
+    monkeypatch.chdir(d)
     out = CliRunner().invoke(main, ["--config", "config.yaml", "tune", "--apply"])
     assert out.exit_code == 0, out.output
     rows = [json.loads(line) for line in
@@ -44,8 +23,9 @@ def test_tune_apply_appends_each_change_with_its_reason(workdir):
     assert len((d / "data" / "tuning.jsonl").read_text().splitlines()) == 9  # nothing changed
 
 
-def test_replay_records_the_history_once(workdir):
+def test_replay_records_the_history_once(workdir, monkeypatch):
     d, ts = workdir
+    monkeypatch.chdir(d)
     run = CliRunner().invoke
     assert run(main, ["--config", "config.yaml", "tune", "--apply"]).exit_code == 0
     out = run(main, ["--config", "config.yaml", "alerts", "--replay",
