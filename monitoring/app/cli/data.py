@@ -64,7 +64,8 @@ def open_backfill_range(config: Config, days: int, end_text: str | None, replace
 
 @click.command()
 @click.option("--days", type=click.IntRange(1, 56), default=None,
-              help="Days to model (default: backfill.days in config).")
+              help="Days to model before this week's Monday (or --end), the range's fault "
+                   "schedule starting at the first (default: backfill.days in config).")
 @click.option("--end", "end_text", default=None,
               help="Where the backfill ends, a Monday (default: the current minute, after "
                    "the --days before this week's Monday 00:00 UTC).")
