@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from alerts.evaluator import AlertState, Query, Transition, evaluate, store_query
 from alerts.notify import dispatch
@@ -25,6 +26,20 @@ from alerts.silence import SilenceStore, alert_labels, released, split_silenced
 from alerts.slo_rules import slo_query, slo_rules
 from alerts.state import AlertStore
 from monitoring.store.base import Store
+
+
+class StatesDB(Protocol):
+    """Where a cycle keeps alert state, history and unqueued notifications
+    (``alerts.state.AlertStore``; a replay holds them in memory)."""
+
+    def load(self) -> dict[str, AlertState]: ...
+
+    def save(self, states: dict[str, AlertState], changes: Sequence[Transition],
+             notes: Sequence[Notification] = ()) -> None: ...
+
+    def unqueued(self) -> list[Notification]: ...
+
+    def mark_queued(self, keys: Sequence[str]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -55,7 +70,7 @@ def load_rules(alerting: Alerting) -> tuple[list[Rule], str | None]:
     return [*tuned, *slo_rules(alerting.slos)], error
 
 
-def handoff(states_db: AlertStore, durable: Sequence[Notifier]) -> int:
+def handoff(states_db: StatesDB, durable: Sequence[Notifier]) -> int:
     """Queue every saved, not yet queued notification in each durable outbox."""
     notes = states_db.unqueued()
     if notes:
@@ -120,31 +135,39 @@ def run_cycle(alerting: Alerting, store: Store, now: float,
 
 def _cycle(alerting: Alerting, now: float, rules: list[Rule], error: str | None,
            query: Query, dispatcher: Dispatcher, resend_for_s: float) -> EvaluationResult:
-    settings = alerting.settings
-    rules = [*rules, DROPPED_RULE]
-    query = dropped_query(dispatcher.metrics, query)
-    states_db = AlertStore(settings.state_path)
+    states_db = AlertStore(alerting.settings.state_path)
     silences = SilenceStore(alerting.silence_path)
     try:
-        states, changes = evaluate(rules, now, query, states_db.load())
-        labels = rule_labels(rules)
-        send, muted = split_silenced(notifications(changes, settings.runbook_base_url),
-                                     silences, now, labels)
-        firing = {r for r, s in states.items() if s.state == "firing"}
-        send += released(silences, firing, now, labels)
-        durable = dispatcher.durable
-        # The notifications are saved with the state, then handed to the durable
-        # outboxes: a crash in between leaves them saved, and the next cycle queues them
-        # (an outbox ignores a key it already holds or sent, so none goes out twice).
-        states_db.save(states, changes, send if durable else ())
-        handoff(states_db, durable)
-        sent_rules = {n.rule for n in send}
-        active = [n for n in firing_notifications(states, settings.runbook_base_url)
-                  if n.rule not in sent_rules
-                  and silences.silencing(alert_labels(n, labels.get(n.rule)), now) is None]
+        return cycle_with(alerting, now, rules, error, query, dispatcher, resend_for_s,
+                          states_db, silences)
     finally:
         states_db.close()
         silences.close()
+
+
+def cycle_with(alerting: Alerting, now: float, rules: list[Rule], error: str | None,
+               query: Query, dispatcher: Dispatcher, resend_for_s: float,
+               states_db: StatesDB, silences: SilenceStore) -> EvaluationResult:
+    """One cycle against open state and silence stores (a replay keeps them open)."""
+    settings = alerting.settings
+    rules = [*rules, DROPPED_RULE]
+    query = dropped_query(dispatcher.metrics, query)
+    states, changes = evaluate(rules, now, query, states_db.load())
+    labels = rule_labels(rules)
+    send, muted = split_silenced(notifications(changes, settings.runbook_base_url),
+                                 silences, now, labels)
+    firing = {r for r, s in states.items() if s.state == "firing"}
+    send += released(silences, firing, now, labels)
+    durable = dispatcher.durable
+    # The notifications are saved with the state, then handed to the durable
+    # outboxes: a crash in between leaves them saved, and the next cycle queues them
+    # (an outbox ignores a key it already holds or sent, so none goes out twice).
+    states_db.save(states, changes, send if durable else ())
+    handoff(states_db, durable)
+    sent_rules = {n.rule for n in send}
+    active = [n for n in firing_notifications(states, settings.runbook_base_url)
+              if n.rule not in sent_rules
+              and silences.silencing(alert_labels(n, labels.get(n.rule)), now) is None]
     dispatcher.submit(send)
     dispatcher.resend(active, resend_for_s)  # a failure is retried at the next evaluation
     return EvaluationResult(states, tuple(changes), tuple(send), tuple(muted), len(rules), error)

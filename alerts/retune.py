@@ -3,6 +3,7 @@ rule per spec from a baseline, compare with the rules in force, write the rules 
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -53,12 +54,27 @@ def thresholds_text(rule: Rule | None) -> str:
 
 
 def threshold_changes(current: dict[str, Rule], proposals: Sequence[Proposal], at: float,
-                      applied: bool) -> list[dict[str, Any]]:
-    """The tuning log's rows: each rule whose thresholds the proposal changes."""
+                      applied: bool, baseline_s: float | None = None) -> list[dict[str, Any]]:
+    """The tuning log's rows: each rule whose thresholds the proposal changes, with the
+    tuner's reason and (given ``baseline_s``) the baseline it was tuned on, which ends
+    at ``at``."""
     rows = [{"at": at, "rule": p.rule.id, "metric": ", ".join(p.rule.metrics),
              "old": thresholds_text(current.get(p.rule.id)), "new": thresholds_text(p.rule),
-             "applied": applied} for p in proposals]
+             "applied": applied, "reason": p.reason,
+             **({} if baseline_s is None else {"baseline_start": at - baseline_s})}
+            for p in proposals]
     return [r for r in rows if r["old"] != r["new"]]
+
+
+def append_tuning_log(path: str | Path, rows: Sequence[dict[str, Any]]) -> None:
+    """Append the rows to the tuning log, one JSON object a line."""
+    if not rows:
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, sort_keys=True) + "\n")
 
 
 def apply(settings: AlertsSettings, proposals: Sequence[Proposal], tuned_at: float,
@@ -67,3 +83,16 @@ def apply(settings: AlertsSettings, proposals: Sequence[Proposal], tuned_at: flo
     meta = {"tuned_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(tuned_at)),
             "baseline": format_duration(baseline_s)}
     write_rules(settings.rules_path, [p.rule for p in proposals], meta)
+
+
+def commit_proposals(settings: AlertsSettings, proposals: Sequence[Proposal], at: float,
+                     baseline_s: float, tuning_log: str | Path, applied: bool
+                     ) -> list[dict[str, Any]]:
+    """Log the thresholds the proposals change to the tuning log and, when ``applied``,
+    write them as the rules file; returns the logged rows."""
+    changes = threshold_changes(rules_in_force(settings.rules_path), proposals, at, applied,
+                                baseline_s)
+    if applied and proposals:
+        apply(settings, proposals, at, baseline_s)
+    append_tuning_log(tuning_log, changes)
+    return changes

@@ -120,9 +120,10 @@ class AlertEpisode:
 
     @property
     def ttd_s(self) -> float | None:
+        """Fault start -> firing; 0 when the alert was already firing as the fault began."""
         if self.fault is None or self.fired_at is None:
             return None
-        return self.fired_at - self.fault.start
+        return max(0.0, self.fired_at - self.fault.start)
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,8 @@ class ThresholdChange:
     old: str
     new: str
     applied: bool
+    reason: str = ""  # why the tuner chose the new thresholds
+    baseline_start: float | None = None  # the history tuned on: (baseline_start, at]
 
 
 @dataclass(frozen=True)
@@ -209,6 +212,11 @@ class Report:
     rows: Mapping[str, KeyRow] = field(default_factory=dict)
     budgets: tuple[BudgetWeek, ...] = ()
     rule_times: tuple[RuleTimes, ...] | None = None  # None: no alert history recorded
+
+    @property
+    def false_alarms(self) -> tuple[AlertEpisode, ...] | None:
+        """The week's firings no recorded fault explains; None: no alert history."""
+        return None if self.alerts is None else tuple(a for a in self.alerts if a.fault is None)
 
 
 @dataclass(frozen=True)
@@ -349,9 +357,19 @@ def _episode(rule: str, ep: dict, resolved_at: float | None,
 
 
 def threshold_changes(log: Sequence[Mapping], window: Window) -> tuple[ThresholdChange, ...]:
-    out = [ThresholdChange(float(r["at"]), str(r["rule"]), str(r.get("metric", "")),
-                           str(r.get("old", "")), str(r.get("new", "")), bool(r.get("applied")))
-           for r in log if window.start < float(r["at"]) <= window.end]
+    """The tuning log's changes made in the week or tuned on a baseline that reaches
+    into it (the tuning that followed the week's data)."""
+    out = []
+    for r in log:
+        at = float(r["at"])
+        since = r.get("baseline_start")
+        since = at if since is None else float(since)
+        if not (window.start < at <= window.end or (since < window.end and at > window.start)):
+            continue
+        out.append(ThresholdChange(at, str(r["rule"]), str(r.get("metric", "")),
+                                   str(r.get("old", "")), str(r.get("new", "")),
+                                   bool(r.get("applied")), str(r.get("reason", "")),
+                                   None if r.get("baseline_start") is None else since))
     return tuple(c for c in sorted(out, key=lambda c: (c.at, c.rule)) if c.old != c.new)
 
 
@@ -440,7 +458,10 @@ def build_report(inputs: ReportInputs) -> Report:
             e = effect_of(fault, CATALOG[mid], series, faults)
             if e is not None:
                 effects.append(e)
-        detected = next((e for e in episodes or () if e.fault == fault), None)
+        # The first firing about the fault by a rule meant for its kind, else by any rule.
+        about_it = [e for e in episodes or () if e.fault == fault]
+        meant = [e for e in about_it if fault.kind in inputs.catches.get(e.rule, ())]
+        detected = min(meant or about_it, key=lambda e: e.fired_at or 0.0, default=None)
         incidents.append(Incident(fault, tuple(effects), detected))
 
     charts = _chart_picks(incidents, inputs.current, week)

@@ -10,6 +10,7 @@ derived from the scrape are written to the store in batches.
 from __future__ import annotations
 
 import gc
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,11 +20,13 @@ from engine.cluster import Cluster
 from engine.fault_schedule import random_schedule
 from engine.traffic import TrafficModel
 from monitoring.app.config import Config, FaultSpec
+from monitoring.catalog import RECORDED
 from monitoring.clock import VirtualClock
 from monitoring.groundtruth import FaultLog, FaultRecord
 from monitoring.scrape import CycleResult, Scraper
 from monitoring.store.base import Point, StoreError
 from monitoring.store.sqlite import SQLiteStore
+from monitoring.timerange import week_start
 
 MINUTE = 60.0
 BATCH_CYCLES = 30  # scrape cycles per commit: a killed backfill loses at most these
@@ -126,13 +129,16 @@ def run_backfill(
     days: float,
     on_minute: Callable[[int, int], None] | None = None,
     on_cycle: Callable[[CycleResult], None] | None = None,
+    end: float | None = None,
 ) -> BackfillSummary:
-    """Fill [start, start + days) with one sample per metric per scrape interval.
+    """Fill [start, end) (``end`` defaults to ``start + days``) with one sample per metric
+    per scrape interval; the faults are placed from ``start``.
 
     The store records the range and, with each batch, how far it got; when it holds an
-    unfinished record of this range (a killed run), only the rest is filled.
+    unfinished record of this range (a killed run, or a range extended on to now by
+    ``prepare_range``), only the rest is filled.
     """
-    end = start + days * 86400
+    end = start + days * 86400 if end is None else end
     step = config.scrape.interval
     total = int((end - start) // step)
     run = store.begin_backfill(start, end)
@@ -162,8 +168,10 @@ def run_backfill(
             if on_cycle is not None:  # the window's first scrapes, for an export of raw samples
                 on_cycle(primed)
         events = _fault_events(list(config.backfill.faults), start)
-        for event in events:
-            if event.begin and event.at < end and first == 0:  # a resume recorded them
+        recorded = {(f.kind, f.target, f.start) for f in faultlog.between(start, end)}
+        for event in events:  # a resumed run recorded the faults before its stop
+            if (event.begin and event.at < end
+                    and (event.spec.kind, event.spec.target, event.at) not in recorded):
                 record = FaultRecord(event.spec.kind, event.spec.target, event.at,
                                      min(event.at + max(event.spec.duration, MINUTE), end),
                                      dict(event.spec.params))
@@ -203,21 +211,54 @@ def run_backfill(
     return summary
 
 
-def prepare_range(store: SQLiteStore, faultlog: FaultLog, start: float, end: float,
-                  replace: bool) -> None:
-    """Refuse to overwrite stored data unless asked to; with ``replace``, clear the range.
+def backfill_range(now: float, days: float, step: float, end: float | None = None
+                   ) -> tuple[float, float]:
+    """The range a backfill fills: ``days`` before this week's Monday 00:00 UTC (the last
+    complete weeks), on to the start of the current scrape interval, so "now" has data;
+    with ``end`` (a Monday), the ``days`` before it."""
+    if end is not None:
+        return end - days * 86400, end
+    return week_start(now) - days * 86400, math.floor(now / step) * step
 
-    A range whose backfill was left partial is resumed, not refused.
+
+def newest_sample(store: SQLiteStore, start: float, end: float) -> float | None:
+    """The newest catalog sample in [start, end], or None when the range holds none."""
+    got = store.read_many(list(RECORDED), start, end)
+    newest = [float(s.ts[-1]) for s in got.values() if len(s)]
+    return max(newest) if newest else None
+
+
+def prepare_range(store: SQLiteStore, faultlog: FaultLog, start: float, end: float,
+                  replace: bool, step: float = MINUTE) -> bool:
+    """Make the store ready to fill [start, end); False when nothing is missing.
+
+    With ``replace`` the range is cleared and filled again. Without, only what is
+    missing is filled: a partial backfill of the range resumes where it stopped, and
+    a range whose earlier part is stored (an earlier backfill, or ``serve`` carrying
+    it on) is filled from its newest sample on. Data after a gap is never overwritten:
+    that needs ``replace``.
     """
-    if not replace and any((run.start, run.end) == (start, end)
-                           for run in store.partial_backfills(start, end)):
-        return
-    if store.has_data(start, end):
-        if not replace:
-            raise StoreError(
-                f"store {store.path} already holds data in the backfill range; "
-                "pass --replace to rebuild that range"
-            )
-        store.delete_range(start, end)
-    store.begin_backfill(start, end)  # recorded before the first sample; refuses the future
-    faultlog.forget(start, end)
+    if replace:
+        if store.has_data(start, end):
+            store.delete_range(start, end)
+        store.begin_backfill(start, end)  # recorded before the first sample; refuses the future
+        faultlog.forget(start, end)
+        return True
+    if any((run.start, run.end) == (start, end) for run in store.partial_backfills(start, end)):
+        return True
+    newest = newest_sample(store, start, end)
+    if newest is None:
+        store.begin_backfill(start, end)
+        faultlog.forget(start, end)
+        return True
+    if newest < start + step:  # a stray sample at the very start, nothing to resume from
+        raise StoreError(f"store {store.path} already holds data at the start of the "
+                         "backfill range; pass --replace to rebuild that range")
+    # Fill from the newest stored sample: the grid point it closes (a live scrape lands
+    # between grid points) is the last one kept.
+    done = start + math.floor((newest - start) / step) * step
+    if done >= end:
+        return False
+    run = store.begin_backfill(start, end)
+    store.write_backfill(run, [], done_until=done)
+    return True

@@ -5,7 +5,6 @@ A job returns a one-line outcome or raises; ``monitoring.app.scheduler`` records
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ from typing import Any
 
 from alerts.baseline import read_history
 from alerts.cycle import run_cycle
-from alerts.retune import RULE_METRICS, apply, propose, rules_in_force, threshold_changes
+from alerts.retune import RULE_METRICS, commit_proposals, propose
 from dashboards.definitions import DASHBOARDS
 from dashboards.loader import load_configured
 from monitoring.app.config import Config
@@ -76,24 +75,11 @@ def retune_job(ctx: JobContext) -> Callable[[float], str]:
         if history.empty:
             return "skipped: no history in the baseline"
         proposals = propose(history, settings)
-        changes = threshold_changes(rules_in_force(settings.rules_path), proposals, now,
-                                    schedule.retune_apply)
-        _append_jsonl(ctx.config.tuning_log_path, changes)
-        if schedule.retune_apply and proposals:
-            apply(settings, proposals, now, settings.baseline)
+        changes = commit_proposals(settings, proposals, now, settings.baseline,
+                                   ctx.config.tuning_log_path, schedule.retune_apply)
         return (f"{len(proposals)} rules tuned, {len(changes)} thresholds changed"
                 f"{' and applied' if schedule.retune_apply else ' (proposed only)'}")
     return run
-
-
-def _append_jsonl(path: str | Path, rows: list[dict]) -> None:
-    if not rows:
-        return
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, sort_keys=True) + "\n")
 
 
 def dashboards_job(ctx: JobContext, range_s: float = 86400.0) -> Callable[[float], str]:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from alerts.backtest import BacktestResult
     from alerts.rules import RuleSpec
     from alerts.tuner import Proposal
+    from monitoring.app.config import Config
 
 
 def _fmt(v: float | None, spec: str = ".2f") -> str:
@@ -82,7 +83,7 @@ def tune(ctx: Context, baseline_text: str | None, end_text: str | None, apply_: 
          tradeoff: bool) -> None:
     """Propose thresholds from a baseline, back-test them, and optionally apply them."""
     from alerts.baseline import read_history
-    from alerts.retune import RULE_METRICS, apply, propose
+    from alerts.retune import RULE_METRICS, commit_proposals, propose
     from alerts.rules import RULE_SPECS
     from monitoring.app.stores import open_store
     from monitoring.groundtruth import open_faultlog
@@ -126,8 +127,10 @@ def tune(ctx: Context, baseline_text: str | None, end_text: str | None, apply_: 
     if tradeoff:
         console.print(tradeoff_table(proposals))
     if apply_:
-        apply(settings, proposals, end, baseline)
-        console.print(f"wrote {len(proposals)} rules to {settings.rules_path}")
+        changes = commit_proposals(settings, proposals, end, baseline,
+                                   config.tuning_log_path, applied=True)
+        console.print(f"wrote {len(proposals)} rules to {settings.rules_path}; "
+                      f"{len(changes)} threshold changes appended to {config.tuning_log_path}")
     else:
         console.print("not applied (use --apply to write the rules file)")
 
@@ -153,9 +156,19 @@ def _newest_sample(store) -> float:
 @click.option("--at", "at_text", default=None, help="Evaluate at this time instead of now.")
 @click.option("--history", "history_n", type=int, default=0,
               help="Also show the last N state changes.")
+@click.option("--replay", is_flag=True,
+              help="Evaluate every minute of the stored history on its virtual clock, as "
+                   "'serve' would have, recording alert state and history.")
+@click.option("--since", "since_text", default=None,
+              help="Where --replay starts (default: the start of the backfilled range).")
+@click.option("--notify", "notify", type=click.Choice(["log", "configured"]), default="log",
+              show_default=True,
+              help="Channels --replay notifies: the log only, or every configured one.")
 @pass_ctx
-def alerts(ctx: Context, evaluate_now: bool, at_text: str | None, history_n: int) -> None:
-    """Show the alerts' current state; --evaluate runs one evaluation first."""
+def alerts(ctx: Context, evaluate_now: bool, at_text: str | None, history_n: int,
+           replay: bool, since_text: str | None, notify: str) -> None:
+    """Show the alerts' current state; --evaluate runs one evaluation first, --replay
+    evaluates the stored history."""
     from alerts.cycle import run_cycle
     from alerts.state import AlertStore
     from monitoring.app.stores import open_store
@@ -164,6 +177,8 @@ def alerts(ctx: Context, evaluate_now: bool, at_text: str | None, history_n: int
 
     settings = config.alerts
     console = Console()
+    if replay:
+        _replay(config, since_text, notify, console)
     if evaluate_now:
         try:
             now = parse_instant(at_text) if at_text else time.time()
@@ -197,6 +212,65 @@ def alerts(ctx: Context, evaluate_now: bool, at_text: str | None, history_n: int
             h.add_row(time.strftime("%Y-%m-%d %H:%M", time.gmtime(row["at"])), row["rule"],
                       row["old"], row["new"], _fmt(row["value"], ".4g"))
         console.print(h)
+
+
+def _replay(config: Config, since_text: str | None, notify: str, console: Console) -> None:
+    from alerts.notify.dispatch import channels_from
+    from alerts.notify.log import LogNotifier
+    from alerts.replay import replay
+    from monitoring.app.stores import open_store
+
+    settings = config.alerts
+    try:
+        since = parse_instant(since_text) if since_text else None
+    except ValueError as exc:
+        fail(f"--since: {exc}", 2)
+    try:
+        store = open_store(config)
+    except StoreError as exc:
+        fail(str(exc))
+    try:
+        end = _newest_sample(store)
+        start = since if since is not None else _backfilled_since(store, end)
+        channels = ([LogNotifier()] if notify == "log" else
+                    channels_from(settings, Path(settings.state_path).parent))
+        began = time.perf_counter()
+        with Progress(TextColumn("[bold]replaying alerts"), BarColumn(), MofNCompleteColumn(),
+                      console=Console(stderr=True), transient=True) as progress:
+            task = progress.add_task("replay", total=None)
+
+            def on_step(done: int, total: int) -> None:
+                if done % 600 == 0 or done == total:
+                    progress.update(task, completed=done, total=total)
+
+            result = replay(config.alerting, store, start, end, channels, on_step=on_step)
+    except StoreError as exc:
+        fail(str(exc))
+    finally:
+        store.close()
+    if result.rules_error:
+        console.print(f"{result.rules_error} (SLO rules were replayed)", markup=False)
+    elif not Path(settings.rules_path).exists():
+        console.print(f"no tuned rules at {settings.rules_path} ('ionmon tune --apply'): "
+                      "replayed the SLO burn-rate rules only", markup=False)
+    span = (f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime(result.start))} → "
+            f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime(result.end))} UTC")
+    if result.evaluations == 0:
+        console.print(f"alerts already evaluated up to {span.split(' → ')[1]}: nothing to replay")
+        return
+    console.print(f"replayed {result.rules} rules over {span}: {result.evaluations:,} "
+                  f"evaluations, {result.changes} state changes, {result.fired} firings, "
+                  f"{result.sent} notifications ({notify}) in "
+                  f"{time.perf_counter() - began:.1f} s", markup=False)
+
+
+def _backfilled_since(store, end: float) -> float:
+    """The start of the backfilled range holding ``end``, else the alerts baseline before it."""
+    runs = getattr(store, "backfill_status", None)
+    starts = [r.start for r in runs(end - 1, end)] if runs is not None else []
+    if starts:
+        return min(starts)
+    return end - 7 * 86400
 
 
 @click.command()

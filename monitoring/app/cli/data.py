@@ -37,37 +37,40 @@ def _progress(console: Console, enabled: bool) -> Progress:
 
 
 def open_backfill_range(config: Config, days: int, end_text: str | None, replace: bool
-                        ) -> tuple[SQLiteStore, FaultLog, float, float]:
-    """The embedded store and fault log, prepared for ``days`` ending at ``--end``
-    (a Monday 00:00 UTC, this week's by default); a bad ``--end`` or a range that
-    already holds data without ``--replace`` ends the command with exit 2."""
-    from monitoring.app.backfill import prepare_range
+                        ) -> tuple[SQLiteStore, FaultLog, float, float, bool]:
+    """The embedded store and fault log, prepared for the range to fill: ``days`` before
+    this week's Monday 00:00 UTC on to the current minute, or the ``days`` ending at
+    ``--end`` (a Monday). The last value says whether anything is missing. A bad
+    ``--end`` or stored data the range cannot resume from ends the command with exit 2."""
+    from monitoring.app.backfill import backfill_range, prepare_range
     from monitoring.groundtruth import FaultLog
     from monitoring.store.sqlite import SQLiteStore
 
     try:
-        end = week_start(parse_instant(end_text)) if end_text else week_start(time.time())
+        end = week_start(parse_instant(end_text)) if end_text else None
     except ValueError as exc:
         fail(f"--end: {exc}", 2)
-    start = end - days * 86400
+    start, end = backfill_range(time.time(), days, config.scrape.interval, end)
     store = SQLiteStore(config.store.path, retention_s=None)
     faultlog = FaultLog(config.store.path)
     try:
-        prepare_range(store, faultlog, start, end, replace)
+        missing = prepare_range(store, faultlog, start, end, replace, config.scrape.interval)
     except StoreError as exc:
         store.close()
         faultlog.close()
         fail(str(exc), 2)
-    return store, faultlog, start, end
+    return store, faultlog, start, end, missing
 
 
 @click.command()
 @click.option("--days", type=click.IntRange(1, 56), default=None,
-              help="Days to model (default: backfill.days in config).")
+              help="Days to model before this week's Monday (or --end), the range's fault "
+                   "schedule starting at the first (default: backfill.days in config).")
 @click.option("--end", "end_text", default=None,
-              help="Where the backfill ends, a date (default: this week's Monday 00:00 UTC, "
-                   "so the backfill covers the last complete weeks).")
-@click.option("--replace", is_flag=True, help="Rebuild a range that already holds data.")
+              help="Where the backfill ends, a Monday (default: the current minute, after "
+                   "the --days before this week's Monday 00:00 UTC).")
+@click.option("--replace", is_flag=True,
+              help="Rebuild the range; without it only what is missing is filled.")
 @click.option("--seed", type=int, default=None,
               help="Engine and traffic seed (default: engine.seed in config).")
 @click.option("--faults", "faults_text", default="config", show_default=True,
@@ -77,8 +80,9 @@ def open_backfill_range(config: Config, days: int, end_text: str | None, replace
 @pass_ctx
 def backfill(ctx: Context, days: int | None, end_text: str | None, replace: bool,
              seed: int | None, faults_text: str, progress: bool) -> None:
-    """Drive the real engine through modelled weeks and fill the store, minute by minute."""
-    from monitoring.app.backfill import run_backfill, with_faults
+    """Drive the real engine through modelled weeks and on to now, minute by minute,
+    filling only what the store is missing (all of it with --replace)."""
+    from monitoring.app.backfill import prepare_range, run_backfill, with_faults
 
     config = ctx.config
     days = days or config.backfill.days
@@ -89,12 +93,18 @@ def backfill(ctx: Context, days: int | None, end_text: str | None, replace: bool
     if config.store.backend != "sqlite":
         fail("backfill writes the embedded store: set store.backend to sqlite "
              "(load a backfill into Prometheus with 'ionmon export-openmetrics')", 2)
-    store, faultlog, start, end = open_backfill_range(config, days, end_text, replace)
+    store, faultlog, start, end, missing = open_backfill_range(config, days, end_text, replace)
     console = Console(stderr=True)
+    if not missing:
+        store.close()
+        faultlog.close()
+        console.print(f"store {config.store.path} already holds {fmt_ts(start)} → "
+                      f"{fmt_ts(end)} UTC: nothing to fill")
+        return
     began = time.perf_counter()
     with _progress(console, progress) as bar:
         task = bar.add_task(f"backfill {fmt_ts(start)} → {fmt_ts(end)}",
-                            total=int(days * 86400 // config.scrape.interval), rate="")
+                            total=int((end - start) // config.scrape.interval), rate="")
 
         def on_minute(done: int, total: int) -> None:
             if done % 60 == 0 or done == total:
@@ -103,7 +113,18 @@ def backfill(ctx: Context, days: int | None, end_text: str | None, replace: bool
                 bar.update(task, completed=done,
                            rate=f"{virtual / max(wall, 1e-9):,.0f} virtual s/s")
 
-        summary = run_backfill(config, store, faultlog, start, days, on_minute)
+        summary = run_backfill(config, store, faultlog, start, days, on_minute, end=end)
+        # The wall clock moved on while the range was filled: fill the minutes since, so
+        # the store ends at the current minute (each pass is shorter than the last).
+        while end_text is None and (now_end := _current_minute(config)) > end:
+            prepare_range(store, faultlog, start, now_end, False, config.scrape.interval)
+            more = run_backfill(config, store, faultlog, start, days, end=now_end)
+            summary.cycles += more.cycles
+            summary.requests += more.requests
+            summary.points += more.points
+            summary.faults += more.faults
+            summary.metrics_seen |= more.metrics_seen
+            end = now_end
     wall = time.perf_counter() - began
     stats = store.stats()
     store.close()
@@ -111,13 +132,18 @@ def backfill(ctx: Context, days: int | None, end_text: str | None, replace: bool
     console.print(
         f"backfilled {summary.cycles} scrapes every {summary.step_s:g} s "
         f"({fmt_ts(start)} → {fmt_ts(end)} UTC) in {wall:.1f} s wall "
-        f"({(end - start) / wall:,.0f} virtual s per wall s): "
+        f"({summary.cycles * summary.step_s / wall:,.0f} virtual s per wall s): "
         f"{summary.requests:,} requests, {summary.points:,} points for "
         f"{len(summary.metrics_seen & set(catalog.CATALOG))} metrics and "
         f"{len(summary.metrics_seen & set(catalog.SLI_SERIES))} SLI series, "
         f"{len(summary.faults)} faults injected; "
         f"store {config.store.path}: {stats['bytes'] / max(stats['samples'], 1):.2f} bytes/sample"
     )
+
+
+def _current_minute(config: Config) -> float:
+    step = config.scrape.interval
+    return math.floor(time.time() / step) * step
 
 
 def _format_value(value: float) -> str:

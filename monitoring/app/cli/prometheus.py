@@ -38,12 +38,17 @@ def export_openmetrics(ctx: Context, out_path: Path, days: int | None, end_text:
 
     config = ctx.config
     days = days or config.backfill.days
-    store, faultlog, start, end = open_backfill_range(config, days, end_text, replace)
+    store, faultlog, start, end, missing = open_backfill_range(config, days, end_text, replace)
+    if not missing:
+        store.close()
+        faultlog.close()
+        fail(f"store {config.store.path} already holds the whole range: pass --replace to "
+             "record it again", 2)
     recorder = OpenMetricsRecorder({"job": JOB})
     began = time.perf_counter()
     click.echo(f"backfilling {fmt_ts(start)} → {fmt_ts(end)} UTC ({days} days) ...", err=True)
     try:
-        run_backfill(config, store, faultlog, start, days,
+        run_backfill(config, store, faultlog, start, days, end=end,
                      on_cycle=lambda cycle: recorder.add_results(cycle.results))
         recorder.add_faults(faultlog.between(start, end), config.scrape.interval)
     finally:

@@ -14,7 +14,7 @@ from alerts.notify.dispatch import Dispatcher
 from engine.cluster import EDGE
 from monitoring.app.config import Config
 from monitoring.app.jobs import JobContext, build_jobs
-from monitoring.app.live.engine import LiveEngine
+from monitoring.app.live.engine import LiveEngine, carry_on
 from monitoring.app.live.routes import make_post_router, make_router
 from monitoring.app.live.server import serve_http
 from monitoring.app.scheduler import JobMetrics, JobRunner, JobStateDB, start_scheduler
@@ -36,6 +36,10 @@ def run_serve(config: Config, port: int | None = None, duration_s: float | None 
               echo: Callable[[str], None] = print) -> None:
     """Everything live until ``duration_s`` passes or the process is interrupted."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    carried = carry_on(config)  # after a backfill: its store filled on to now, on its grid
+    if carried is not None:
+        echo(f"carrying the backfill on: {carried.cycles} minutes filled to the current "
+             f"minute, {carried.evaluations} alert evaluations replayed")
     if scrape_interval_s is not None:
         config = config.model_copy(update={
             "scrape": config.scrape.model_copy(update={
@@ -47,7 +51,8 @@ def run_serve(config: Config, port: int | None = None, duration_s: float | None 
     state = JobStateDB(config.scheduler_state_path)
     runner = JobRunner(state, JobMetrics(registry))
     dispatcher = notification_workers(config, registry)
-    with LiveEngine(config) as live:
+    warmup = config.backfill.warmup if carried is not None else 0.0  # warm as it was
+    with LiveEngine(config, warmup_s=warmup) as live:
         live.scraper.cycle(live.clock.now())  # the first scrape only primes the rates
         ctx = JobContext(config, store, state, live.scraper, dispatcher)
         sched = start_scheduler(build_jobs(ctx), runner, config.schedule, live.clock.now)
