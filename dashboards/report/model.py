@@ -32,6 +32,13 @@ FAULT_METRICS: Mapping[str, tuple[str, ...]] = {
     "builder_errors": ("builder_error_rate", "error_rate", "availability"),
     "replica_lag": ("replication_lag_{region}",),
     "region_down": ("regions_up", "availability"),
+    "network_delay": ("latency_p95_{region}", "latency_p95"),
+    "traffic_surge": ("request_rate",),
+    "traffic_drop": ("request_rate",),
+    "traffic_sag": ("request_rate",),
+    "cpu_hog": ("cpu_usage",),
+    "memory_leak": ("memory_rss",),
+    "db_pool_exhaustion": ("db_pool_utilisation",),
 }
 BASELINE_S = 2 * 3600  # the incident baseline: this long before the fault, outside faults
 SETTLE_S = 60.0  # a sample at t covers (t - 60 s, t]: the minute after a fault still shows it
