@@ -80,6 +80,9 @@ class TargetConfig(Strict):
     label_limit: int = Field(default=0, ge=0)
     label_name_length_limit: int = Field(default=0, ge=0)
     label_value_length_limit: int = Field(default=0, ge=0)
+    # As in Prometheus: false keeps the target's job/target labels and renames clashing
+    # payload labels to exported_<name>; true keeps the payload's where they clash.
+    honor_labels: bool = False
 
     def limits(self) -> ScrapeLimits:
         return ScrapeLimits(int(self.body_size_limit), self.sample_limit, self.label_limit,

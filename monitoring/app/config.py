@@ -23,6 +23,7 @@ from pydantic import (
 
 from alerts.settings import Alerting, AlertsSettings
 from alerts.slo import SLO, check_unique, default_slos
+from engine.cluster import EDGE
 from engine.config import EngineConfig
 from engine.faults import FAULT_KINDS, check_target, resolve_params
 from monitoring.config import (
@@ -138,6 +139,19 @@ class Config(Strict):
                 f"store.retention: {format_duration(self.store.retention)} would delete "
                 f"history still read by {key} ({format_duration(longest)}); set it to at "
                 f"least {format_duration(longest)}")
+        return self
+
+    @model_validator(mode="after")
+    def _extra_targets_apart(self) -> Config:
+        taken = {EDGE, *self.engine.regions}
+        seen: set[str] = set()
+        for i, target in enumerate(self.scrape.targets):
+            if target.name in taken:
+                raise ValueError(f"scrape.targets.{i}.name: {target.name!r} is an engine "
+                                 f"target's name ({', '.join(sorted(taken))}); pick another")
+            if target.name in seen:
+                raise ValueError(f"scrape.targets.{i}.name: {target.name!r} is used twice")
+            seen.add(target.name)
         return self
 
     @model_validator(mode="after")
