@@ -114,11 +114,14 @@ def _split_lines(body: bytes | str) -> tuple[list[str], dict[int, str]]:
     return lines, bad
 
 
-def _blocks(lines: list[str], bad: Mapping[int, str], fmt: ExpositionFormat) -> list[_Block]:
+def _blocks(lines: list[str], bad: Mapping[int, str], fmt: ExpositionFormat,
+            deadline: float | None = None) -> list[_Block]:
     """Group lines by the family they belong to (metadata, then its samples)."""
     blocks: list[_Block] = []
     current: _Block | None = None
     for i, line in enumerate(lines):
+        if i % _DEADLINE_EVERY == 0:
+            _check(deadline)
         text = line.rstrip("\n")
         parts = text.split(None, 3)
         if text.startswith("#") and len(parts) >= 3 and parts[1] in ("HELP", "TYPE", "UNIT"):
@@ -224,7 +227,7 @@ def parse_exposition(
     families: list[Metric] = []
     broken: list[tuple[int, str]] = []
     _check(deadline)
-    for block in _blocks(lines, bad, fmt):
+    for block in _blocks(lines, bad, fmt, deadline):
         good, problem = _parse_block(block, lines, fmt, deadline)
         families += good
         if problem is None:
