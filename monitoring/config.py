@@ -117,9 +117,12 @@ class ScrapeConfig(Strict):
         if self.rate_window < self.interval:
             raise ValueError(f"rate_window ({self.rate_window}s) must be at least one interval "
                              f"({self.interval}s)")
-        if self.timeout > self.interval:
-            raise ValueError(f"timeout ({self.timeout}s) must not exceed interval "
-                             f"({self.interval}s)")
+        if self.timeout <= 0:
+            raise ValueError("timeout must be positive")
+        if self.timeout >= self.interval:
+            raise ValueError(f"timeout ({self.timeout:g}s) must be shorter than interval "
+                             f"({self.interval:g}s): a scrape must end before the next "
+                             "one starts")
         return self
 
 
