@@ -15,6 +15,7 @@ from pydantic import (
     ByteSize,
     ConfigDict,
     Field,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -110,6 +111,24 @@ class ScrapeConfig(Strict):
     def window_scrapes(self) -> int:
         return max(1, round(self.rate_window / self.interval))
 
+    @field_validator("interval")
+    @classmethod
+    def _interval_positive(cls, v: float) -> float:
+        if v <= 0:
+            raise ValueError("interval must be positive")
+        return v
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout_shorter(cls, v: float, info: ValidationInfo) -> float:
+        interval = info.data.get("interval")
+        if v <= 0:
+            raise ValueError("must be positive")
+        if interval is not None and v >= interval:
+            raise ValueError(f"must be shorter than scrape.interval ({interval:g}s), got "
+                             f"{v:g}s: a scrape must end before the next one starts")
+        return v
+
     @model_validator(mode="after")
     def _timeout_fits(self) -> ScrapeConfig:
         if self.interval <= 0:
@@ -117,12 +136,6 @@ class ScrapeConfig(Strict):
         if self.rate_window < self.interval:
             raise ValueError(f"rate_window ({self.rate_window}s) must be at least one interval "
                              f"({self.interval}s)")
-        if self.timeout <= 0:
-            raise ValueError("timeout must be positive")
-        if self.timeout >= self.interval:
-            raise ValueError(f"timeout ({self.timeout:g}s) must be shorter than interval "
-                             f"({self.interval:g}s): a scrape must end before the next "
-                             "one starts")
         return self
 
 

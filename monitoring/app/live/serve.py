@@ -81,7 +81,7 @@ def run_serve(config: Config, port: int | None = None, duration_s: float | None 
         config = config.model_copy(update={
             "scrape": config.scrape.model_copy(update={
                 "interval": scrape_interval_s,
-                "timeout": min(config.scrape.timeout, scrape_interval_s)})})
+                "timeout": min(config.scrape.timeout, scrape_interval_s / 2)})})
     port = port if port is not None else config.serve.port
     server = open_server(config, port)
     stop = threading.Event()
