@@ -4,11 +4,8 @@ deadline instead of overrunning the interval, and memory stays flat scrape after
 
 from __future__ import annotations
 
-import contextlib
 import gc
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import psutil
 import pytest
@@ -17,6 +14,7 @@ from collectors.exposition import ExpositionCollector
 from collectors.limits import ScrapeLimits
 from monitoring.clock import WallClock
 from monitoring.scrape import Scraper
+from tests.collectors.loopback import payload_server
 
 SERIES = 300_000
 CAP = 10 * 2**20
@@ -33,24 +31,9 @@ def _body() -> bytes:
 @pytest.fixture(scope="module")
 def wide_target() -> Iterator[tuple[str, int]]:
     body = _body()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain; version=0.0.4")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            with contextlib.suppress(OSError):  # the scraper gave up: nothing to answer
-                self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/metrics", len(body)
-    server.shutdown()
-    server.server_close()
+    with payload_server() as server:
+        server.serve(body, "text/plain; version=0.0.4")
+        yield server.url, len(body)
 
 
 def test_the_body_is_under_the_cap(wide_target):

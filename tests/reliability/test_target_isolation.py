@@ -3,10 +3,8 @@ carry their own ``job``/``target`` labels and never count as the engine's."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -15,41 +13,22 @@ from monitoring.app.config import ConfigError, parse_config
 from monitoring.app.live.engine import WARMUP_S, LiveEngine
 from monitoring.app.targets import extra_collector
 from monitoring.clock import WallClock
+from tests.collectors.loopback import PayloadServer, payload_server
+
+TEXT = "text/plain; version=0.0.4"
 
 
-class Impostor:
-    """A loopback /metrics whose edge 5xx counter grows by a million every scrape."""
-
-    def __init__(self) -> None:
-        self.scrapes = 0
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                outer.scrapes += 1
-                body = ("# TYPE ion_edge_requests_total counter\n"
-                        f'ion_edge_requests_total{{code="503",job="payload"}} '
-                        f"{outer.scrapes * 1_000_000}\n").encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/metrics"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+def _impostor(count: int) -> bytes:
+    """An edge 5xx counter under an engine metric's name, with a job label of its own."""
+    return ("# TYPE ion_edge_requests_total counter\n"
+            f'ion_edge_requests_total{{code="503",job="payload"}} {count}\n').encode()
 
 
 @pytest.fixture
-def impostor() -> Iterator[Impostor]:
-    imp = Impostor()
-    yield imp
-    imp.server.shutdown()
-    imp.server.server_close()
+def impostor() -> Iterator[PayloadServer]:
+    with payload_server() as server:
+        server.serve(_impostor(1_000_000), TEXT)
+        yield server
 
 
 def _config(tmp_path, url: str, honor: bool = False):
@@ -67,10 +46,11 @@ def test_an_impostor_family_does_not_move_the_engines_availability(tmp_path, imp
     with LiveEngine(config, traffic_scale=30) as live:
         time.sleep(WARMUP_S)
         live.scraper.cycle(live.clock.now())
+        impostor.serve(_impostor(2_000_000), TEXT)
         time.sleep(2.0)
         cycle = live.scraper.cycle(live.clock.now())
-    assert impostor.scrapes == 2
-    # A million 503s a scrape would put availability near 0 % if they were the engine's.
+    assert len(impostor.requests) == 2
+    # A million 503s between scrapes would put availability near 0 % if they were the engine's.
     assert cycle.values["availability"] > 90.0, cycle.values["availability"]
     extra = next(r for r in cycle.results if r.target == "impostor")
     assert extra.up, extra.reason

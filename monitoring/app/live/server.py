@@ -212,6 +212,9 @@ class DashboardApp:
 
     def _form(self, environ: dict[str, Any], body: bytes
               ) -> tuple[dict[str, list[str]], Page | None]:
+        """The posted form, or why it is refused (not a form, from another site)."""
+        if not self._same_origin(environ):
+            return {}, text_page(403, "forbidden: the form was posted from another site")
         if environ.get("CONTENT_TYPE", "").split(";")[0].strip() != FORM_TYPE:
             return {}, text_page(415, f"unsupported media type: send {FORM_TYPE}")
         try:
@@ -237,8 +240,6 @@ class DashboardApp:
         form, refused = self._form(environ, body)
         if refused is not None:
             return refused
-        if not self._same_origin(environ):
-            return text_page(403, "forbidden: the form was posted from another site")
         given = f"Bearer {(form.pop('token', None) or [''])[0]}".encode()
         if not (self._authorized(environ) or hmac.compare_digest(given, self._bearer or b"")):
             return text_page(401, "unauthorized: sign in at /login, or send the token in "
@@ -258,8 +259,6 @@ class DashboardApp:
         form, refused = self._form(environ, body)
         if refused is not None:
             return refused
-        if not self._same_origin(environ):
-            return text_page(403, "forbidden: the form was posted from another site")
         given = f"Bearer {(form.get('token') or [''])[0]}".encode()
         if not hmac.compare_digest(given, self._bearer or b""):
             return _login_page(401, "That is not the dashboard token.")
