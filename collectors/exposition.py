@@ -40,12 +40,21 @@ class ExpositionError(ValueError):
         self.line_no = line_no
 
 
-class _CountingLines:
-    """Feeds the parser line by line, remembering where it is for error messages."""
+class ScrapeDeadline(Exception):
+    """Parsing ran past the scrape's deadline: the scrape fails whole."""
 
-    def __init__(self, text: str) -> None:
+
+_DEADLINE_EVERY = 1024  # lines between two looks at the clock
+
+
+class _CountingLines:
+    """Feeds the parser line by line, remembering where it is for error messages, and
+    stops it once the scrape's deadline (a ``time.perf_counter()`` reading) passes."""
+
+    def __init__(self, text: str, deadline: float | None = None) -> None:
         self._lines = StringIO(text)
         self.line_no = 0
+        self._deadline = deadline
 
     def __iter__(self) -> Iterator[str]:
         return self
@@ -53,7 +62,14 @@ class _CountingLines:
     def __next__(self) -> str:
         line = next(self._lines)
         self.line_no += 1
+        if self._deadline is not None and self.line_no % _DEADLINE_EVERY == 0:
+            _check(self._deadline)
         return line
+
+
+def _check(deadline: float | None) -> None:
+    if deadline is not None and time.perf_counter() > deadline:
+        raise ScrapeDeadline("parsing did not finish within the scrape timeout")
 
 
 # A payload with more broken families than this is rejected whole: it is not an
@@ -98,11 +114,14 @@ def _split_lines(body: bytes | str) -> tuple[list[str], dict[int, str]]:
     return lines, bad
 
 
-def _blocks(lines: list[str], bad: Mapping[int, str], fmt: ExpositionFormat) -> list[_Block]:
+def _blocks(lines: list[str], bad: Mapping[int, str], fmt: ExpositionFormat,
+            deadline: float | None = None) -> list[_Block]:
     """Group lines by the family they belong to (metadata, then its samples)."""
     blocks: list[_Block] = []
     current: _Block | None = None
     for i, line in enumerate(lines):
+        if i % _DEADLINE_EVERY == 0:
+            _check(deadline)
         text = line.rstrip("\n")
         parts = text.split(None, 3)
         if text.startswith("#") and len(parts) >= 3 and parts[1] in ("HELP", "TYPE", "UNIT"):
@@ -144,7 +163,8 @@ def _blocks(lines: list[str], bad: Mapping[int, str], fmt: ExpositionFormat) -> 
     return blocks
 
 
-def _parse_block(block: _Block, lines: list[str], fmt: ExpositionFormat
+def _parse_block(block: _Block, lines: list[str], fmt: ExpositionFormat,
+                 deadline: float | None = None
                  ) -> tuple[list[Metric], tuple[int, str] | None]:
     """The families of one block, or the line index where it broke and why."""
     if block.problem is not None:
@@ -152,9 +172,11 @@ def _parse_block(block: _Block, lines: list[str], fmt: ExpositionFormat
     text = "".join(lines[i] for i in block.lines)
     if fmt.needs_eof:
         text += ("" if text.endswith("\n") else "\n") + _EOF + "\n"
-    counting = _CountingLines(text)
+    counting = _CountingLines(text, deadline)
     try:
         families = list(fmt.parse(counting))
+    except ScrapeDeadline:
+        raise
     except Exception as exc:  # the parsers raise more than ValueError on odd input
         at = counting.line_no - 1
         index = block.lines[at] if 0 <= at < len(block.lines) else block.lines[0]
@@ -178,6 +200,8 @@ def parse_exposition(
     ts: float,
     extra_labels: Mapping[str, str] | None = None,
     fmt: ExpositionFormat = TEXT,
+    honor_labels: bool = False,
+    deadline: float | None = None,
 ) -> tuple[list[Sample], list[str]]:
     """Parse an exposition in ``fmt`` with prometheus-client's parser for it.
 
@@ -186,7 +210,8 @@ def parse_exposition(
     worse than none) and recorded in ``rejected`` with its line number and why; the
     other families are kept. An OpenMetrics body without ``# EOF`` fails whole (it may
     be cut short anywhere), as does a payload with no good family left, or more than
-    MAX_BROKEN_FAMILIES broken ones (``ExpositionError``).
+    MAX_BROKEN_FAMILIES broken ones (``ExpositionError``). Past ``deadline`` (a
+    ``time.perf_counter()`` reading) it stops with ``ScrapeDeadline``.
     """
     lines, bad = _split_lines(body)
     rejected: list[str] = []
@@ -201,8 +226,9 @@ def parse_exposition(
         lines = lines[: ends[0]]
     families: list[Metric] = []
     broken: list[tuple[int, str]] = []
-    for block in _blocks(lines, bad, fmt):
-        good, problem = _parse_block(block, lines, fmt)
+    _check(deadline)
+    for block in _blocks(lines, bad, fmt, deadline):
+        good, problem = _parse_block(block, lines, fmt, deadline)
         families += good
         if problem is None:
             continue
@@ -213,7 +239,9 @@ def parse_exposition(
         if len(broken) > MAX_BROKEN_FAMILIES:
             raise ExpositionError(f"{broken[0][1]} (and {len(broken) - 1} more broken "
                                   f"families)", broken[0][0])
-    samples, dropped = families_to_samples(families, ts, extra_labels)
+    _check(deadline)
+    samples, dropped = families_to_samples(families, ts, extra_labels, honor_labels)
+    _check(deadline)
     if broken and not samples:
         raise ExpositionError(broken[0][1], broken[0][0])
     return samples, rejected + [message for _, message in broken] + dropped
@@ -232,6 +260,9 @@ class ExpositionCollector:
 
     Samples keep the timestamp the payload gives them (Prometheus's
     ``honor_timestamps: true``); the others get the scrape time from ``clock``.
+    ``extra_labels`` (the target's ``job`` and ``target``) are attached to every sample
+    with Prometheus's ``honor_labels`` semantics. ``timeout_s`` bounds the whole
+    scrape, fetch and parse: one that runs past it fails whole with the reason.
     """
 
     def __init__(
@@ -242,6 +273,7 @@ class ExpositionCollector:
         timeout_s: float = 5.0,
         limits: ScrapeLimits | None = None,
         extra_labels: Mapping[str, str] | None = None,
+        honor_labels: bool = False,
     ) -> None:
         if timeout_s <= 0:
             raise ValueError(f"timeout_s must be positive, got {timeout_s}")
@@ -251,6 +283,7 @@ class ExpositionCollector:
         self.timeout_s = timeout_s
         self.limits = limits or ScrapeLimits()
         self.extra_labels = dict(extra_labels or {})
+        self.honor_labels = honor_labels
         self._session = requests.Session()  # keep-alive across scrapes
         self._series = SeriesTracker()
 
@@ -263,12 +296,18 @@ class ExpositionCollector:
         except _FetchError as exc:
             return self._failed(ts, started, f"{where}: {exc}")
         fmt, how = format_for(content_type)
+        deadline = started + self.timeout_s
         try:
-            samples, rejected = parse_exposition(body, ts, self.extra_labels, fmt)
+            samples, rejected = parse_exposition(body, ts, self.extra_labels, fmt,
+                                                 self.honor_labels, deadline)
+            over = self.limits.check(samples)
+            _check(deadline)
         except ExpositionError as exc:
             return self._failed(ts, started, f"{where}: malformed exposition read as {how}, "
                                              f"{exc}")
-        over = self.limits.check(samples)
+        except ScrapeDeadline:
+            return self._failed(ts, started, f"{where}: timeout after {self.timeout_s:g}s "
+                                             f"(parsing {len(body)} bytes read as {how})")
         if over is not None:
             return self._failed(ts, started, f"{where}: {over}")
         stale = self._series.update(samples, ts)

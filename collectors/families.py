@@ -25,14 +25,17 @@ def families_to_samples(
     families: list[Metric],
     ts: float,
     extra_labels: Mapping[str, str] | None = None,
+    honor_labels: bool = False,
 ) -> tuple[list[Sample], list[str]]:
     """Flatten families into Samples; duplicates go to ``rejected``.
 
     A sample keeps the timestamp the payload gives it (Prometheus's
     ``honor_timestamps: true``); one without is stamped ``ts``, the scrape time from
     the caller's clock, so backfill and live runs line up on the same grid.
-    Extra labels win over the payload's; a clashing payload label is kept as
-    ``exported_<name>`` (what Prometheus does with ``honor_labels: false``).
+    Extra labels (the target's) win over the payload's; a clashing payload label is
+    kept as ``exported_<name>`` (Prometheus's ``honor_labels: false``). With
+    ``honor_labels`` the payload's value wins and the target's only fills in a label
+    the sample lacks.
     """
     drop = created_names(families)
     seen: set[tuple[str, tuple[tuple[str, str], ...], float]] = set()
@@ -42,7 +45,8 @@ def families_to_samples(
         for s in family.samples:
             if s.name in drop:
                 continue
-            labels = _merge(s.labels, extra_labels) if extra_labels else s.labels
+            labels = merge_labels(s.labels, extra_labels, honor_labels) if extra_labels \
+                else s.labels
             at = ts if s.timestamp is None else float(s.timestamp)
             key = (s.name, tuple(sorted(labels.items())), at)
             if key in seen:
@@ -53,9 +57,13 @@ def families_to_samples(
     return samples, rejected
 
 
-def _merge(labels: Mapping[str, str], extra: Mapping[str, str]) -> dict[str, str]:
+def merge_labels(labels: Mapping[str, str], extra: Mapping[str, str],
+                 honor_labels: bool = False) -> dict[str, str]:
+    """``labels`` with the target's ``extra`` attached, as Prometheus attaches them."""
     merged = dict(labels)
     for name, value in extra.items():
+        if honor_labels and name in merged:
+            continue
         if name in merged and merged[name] != value:
             merged[f"exported_{name}"] = merged[name]
         merged[name] = value

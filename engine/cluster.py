@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import threading
 from collections.abc import Mapping
 
@@ -19,6 +17,7 @@ from engine.edge import Edge
 from engine.faults import FaultController
 from engine.http_server import HttpServer
 from engine.region import RegionInstance
+from engine.workdir import WorkDir
 
 EDGE = "edge"
 
@@ -28,7 +27,8 @@ class Cluster:
         self.config = config or EngineConfig()
         self.clock: Clock = clock or WallClock()
         cfg = self.config
-        self._tmp_dir = tempfile.mkdtemp(prefix="ion-engine-")
+        self._workdir = WorkDir()  # also removes those left by a killed run
+        self._tmp_dir = self._workdir.path
         self._memory_l2 = MemoryStore(self.clock)
         self._servers: dict[str, HttpServer] = {}
         self._ticker: threading.Thread | None = None
@@ -139,7 +139,7 @@ class Cluster:
         self.stop_http()
         for region in self.regions.values():
             region.close()
-        shutil.rmtree(self._tmp_dir, ignore_errors=True)
+        self._workdir.close()
 
     def __enter__(self) -> Cluster:
         return self

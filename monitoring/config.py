@@ -15,6 +15,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -102,6 +103,9 @@ class TargetConfig(Strict):
     label_limit: int = Field(default=0, ge=0)
     label_name_length_limit: int = Field(default=0, ge=0)
     label_value_length_limit: int = Field(default=0, ge=0)
+    # As in Prometheus: false keeps the target's job/target labels and renames clashing
+    # payload labels to exported_<name>; true keeps the payload's where they clash.
+    honor_labels: bool = False
 
     def limits(self) -> ScrapeLimits:
         return ScrapeLimits(int(self.body_size_limit), self.sample_limit, self.label_limit,
@@ -129,15 +133,30 @@ class ScrapeConfig(Strict):
     def window_scrapes(self) -> int:
         return max(1, round(self.rate_window / self.interval))
 
+    @field_validator("interval")
+    @classmethod
+    def _interval_positive(cls, v: float) -> float:
+        if v <= 0:
+            raise ValueError("interval must be positive")
+        return v
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout_shorter(cls, v: float, info: ValidationInfo) -> float:
+        interval = info.data.get("interval")
+        if v <= 0:
+            raise ValueError("must be positive")
+        if interval is not None and v >= interval:
+            raise ValueError(f"must be shorter than scrape.interval ({interval:g}s), got "
+                             f"{v:g}s: a scrape must end before the next one starts")
+        return v
+
     @model_validator(mode="after")
     def _timeout_fits(self) -> ScrapeConfig:
         if self.interval <= 0:
             raise ValueError("interval must be positive")
         if self.rate_window < self.interval:
             raise ValueError(f"rate_window ({self.rate_window}s) must be at least one interval "
-                             f"({self.interval}s)")
-        if self.timeout > self.interval:
-            raise ValueError(f"timeout ({self.timeout}s) must not exceed interval "
                              f"({self.interval}s)")
         return self
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
@@ -13,6 +14,8 @@ def parse_duration(text: str | int | float) -> float:
     if isinstance(text, bool):
         raise ValueError(f"expected a duration like '5m' or '7d', got {text!r}")
     if isinstance(text, int | float):
+        if not math.isfinite(text):
+            raise ValueError(f"a duration must be finite, got {text!r}")
         if text < 0:
             raise ValueError(f"a duration cannot be negative, got {text!r}")
         return float(text)
@@ -25,6 +28,8 @@ def parse_duration(text: str | int | float) -> float:
         pos = m.end()
     if not s or pos != len(s):
         raise ValueError(f"expected a duration like '30s', '5m', '2h' or '7d', got {text!r}")
+    if not math.isfinite(total):
+        raise ValueError(f"a duration must be finite, got {text!r}")
     return total
 
 

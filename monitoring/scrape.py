@@ -8,7 +8,7 @@ stable ratio or quantile.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import chain
@@ -46,13 +46,20 @@ class CycleResult:
 
 
 class Scraper:
-    """Keeps the snapshots of the rate window, since rates need two scrapes."""
+    """Keeps the snapshots of the rate window, since rates need two scrapes.
+
+    The catalog describes the service: with ``derive_from`` (target names) only those
+    targets' samples feed the derivation, so another target exposing a family of the
+    same name is scraped and kept apart, never counted as the service.
+    """
 
     def __init__(self, collectors: Sequence[Collector], parallel: bool = False,
-                 window_scrapes: int = 5) -> None:
+                 window_scrapes: int = 5, derive_from: Collection[str] | None = None
+                 ) -> None:
         if window_scrapes < 1:
             raise ValueError("window_scrapes must be at least 1")
         self.collectors = list(collectors)
+        self.derive_from = None if derive_from is None else frozenset(derive_from)
         self._pool = ThreadPoolExecutor(max_workers=len(self.collectors)) \
             if parallel and self.collectors else None
         self._window: deque[Snapshot] = deque(maxlen=window_scrapes)
@@ -62,7 +69,9 @@ class Scraper:
             results = list(self._pool.map(lambda c: c.collect(), self.collectors))
         else:
             results = [c.collect() for c in self.collectors]
-        snapshot = Snapshot(ts, chain.from_iterable(r.samples for r in results))
+        derived = results if self.derive_from is None else \
+            [r for r in results if r.target in self.derive_from]
+        snapshot = Snapshot(ts, chain.from_iterable(r.samples for r in derived))
         values = derive_all(self._window[0], snapshot) if self._window else {}
         self._window.append(snapshot)
         return CycleResult(ts, values, tuple(TargetHealth.of(r) for r in results),

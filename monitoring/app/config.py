@@ -7,6 +7,7 @@ library is then handed its own section: the engine its ``engine:``, the store it
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -23,6 +24,7 @@ from pydantic import (
 
 from alerts.settings import Alerting, AlertsSettings
 from alerts.slo import SLO, check_unique, default_slos
+from engine.cluster import EDGE
 from engine.config import EngineConfig
 from engine.faults import FAULT_KINDS, check_target, resolve_params
 from monitoring.config import (
@@ -92,9 +94,21 @@ class ScheduleConfig(Strict):
 class ServeConfig(Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
-    # When set, every request needs it (header "Authorization: Bearer <token>" or
-    # "?token=<token>"): set one before binding anything but loopback.
+    # When set, every request needs it (header "Authorization: Bearer <token>" or the
+    # session cookie the /login form sets; never in the URL): set one before binding
+    # anything but loopback.
     token: str | None = Field(default=None, min_length=16)
+    connection_limit: int = Field(default=256, ge=1, le=10_000)
+    idle_timeout: Duration = 30.0  # a connection with no request in flight is closed
+    header_timeout: Duration = 10.0  # a request's headers must arrive within this
+    threads: int = Field(default=4, ge=1, le=64)  # pages rendered at once
+
+    @model_validator(mode="after")
+    def _timeouts(self) -> ServeConfig:
+        for key in ("idle_timeout", "header_timeout"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"serve.{key}: must be at least 1s")
+        return self
 
 
 class Config(Strict):
@@ -141,6 +155,19 @@ class Config(Strict):
         return self
 
     @model_validator(mode="after")
+    def _extra_targets_apart(self) -> Config:
+        taken = {EDGE, *self.engine.regions}
+        seen: set[str] = set()
+        for i, target in enumerate(self.scrape.targets):
+            if target.name in taken:
+                raise ValueError(f"scrape.targets.{i}.name: {target.name!r} is an engine "
+                                 f"target's name ({', '.join(sorted(taken))}); pick another")
+            if target.name in seen:
+                raise ValueError(f"scrape.targets.{i}.name: {target.name!r} is used twice")
+            seen.add(target.name)
+        return self
+
+    @model_validator(mode="after")
     def _fault_targets_exist(self) -> Config:
         roles = {name: region.role for name, region in self.engine.regions.items()}
         for i, fault in enumerate(self.backfill.faults):
@@ -151,12 +178,33 @@ class Config(Strict):
         return self
 
 
+def _refuse_nul(data: dict[str, Any], source: str) -> None:
+    """No key or value may hold a NUL byte (no path, URL or name can)."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        where, node = stack.pop()
+        if isinstance(node, dict):
+            items = [(f"{where}.{k}" if where else str(k), k, v) for k, v in node.items()]
+        elif isinstance(node, list):
+            items = [(f"{where}.{i}", None, v) for i, v in enumerate(node)]
+        else:
+            items = []
+        for key, name, value in items:
+            if (isinstance(name, str) and "\0" in name) or \
+                    (isinstance(value, str) and "\0" in value):
+                raise ConfigError(f"{source}: {key!r}: a NUL byte is not allowed in a "
+                                  "configuration value (paths, URLs and names cannot hold "
+                                  "one)")
+            stack.append((key, value))
+
+
 def parse_config(data: Any, source: str = "<config>") -> Config:
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping of sections at the top level, "
                           f"got {type(data).__name__}")
+    _refuse_nul(data, source)
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
@@ -164,13 +212,79 @@ def parse_config(data: Any, source: str = "<config>") -> Config:
         raise ConfigError(f"{source}: invalid configuration\n  {details}") from None
 
 
+MAX_CONFIG_BYTES = 1 << 20  # a config is a few KB: anything past this is not one
+MAX_CONFIG_DEPTH = 32  # maps and lists within each other; the schema needs 6
+
+
+def _read_bounded(path: Path) -> bytes:
+    """The file's bytes, refused before parsing when it is not a regular file (a device,
+    a FIFO, a directory) or larger than MAX_CONFIG_BYTES."""
+    text = str(path)
+    if "\0" in text:
+        raise ConfigError(f"{text!r}: a path cannot contain a NUL byte")
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: configuration file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the configuration ({exc.strerror})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfigError(f"{path}: not a regular file (a device, FIFO or directory cannot "
+                          "be a configuration)")
+    too_big = (f"{path}: {{}} bytes is over the {MAX_CONFIG_BYTES} byte limit for a "
+               "configuration file")
+    if info.st_size > MAX_CONFIG_BYTES:
+        raise ConfigError(too_big.format(info.st_size))
+    try:
+        with path.open("rb") as f:
+            data = f.read(MAX_CONFIG_BYTES + 1)  # the size may change or lie (/proc)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the configuration ({exc.strerror})") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(too_big.format(f"over {MAX_CONFIG_BYTES}"))
+    return data
+
+
+def _check_depth(text: str, source: str) -> None:
+    """Refuse nesting deeper than MAX_CONFIG_DEPTH from the parser's events, before any
+    (recursive) composition, naming the line and the key where it goes too deep."""
+    keys: list[str] = []  # the key path to the current node
+    frames: list[list] = []  # [is_mapping, expecting_key]
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                if frames and frames[-1][0]:
+                    frames[-1][1] = True
+                frames.append([isinstance(event, yaml.MappingStartEvent), True])
+                if len(frames) > MAX_CONFIG_DEPTH:
+                    where = ".".join(keys[:MAX_CONFIG_DEPTH]) or "(top level)"
+                    raise ConfigError(
+                        f"{source}: {where}: nested more than {MAX_CONFIG_DEPTH} levels deep "
+                        f"at line {event.start_mark.line + 1}")
+            elif isinstance(event, yaml.CollectionEndEvent):
+                frames.pop()
+                if frames and frames[-1][0] and keys:
+                    keys.pop()
+            elif isinstance(event, yaml.ScalarEvent | yaml.AliasEvent) and frames \
+                    and frames[-1][0]:
+                if frames[-1][1]:  # a key
+                    keys.append(str(getattr(event, "value", "*"))[:40])
+                    frames[-1][1] = False
+                else:  # a scalar value ends its key
+                    keys.pop()
+                    frames[-1][1] = True
+    except yaml.YAMLError:
+        return  # reported with its position by the loader below
+
+
 def load_config(path: str | Path | None = None) -> Config:
     """Read and validate ``path`` (default: config.yaml in the working directory)."""
     path = Path(path or "config.yaml")
-    if not path.exists():
-        raise ConfigError(f"{path}: configuration file not found")
+    raw = _read_bounded(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = raw.decode("utf-8")
+        _check_depth(text, str(path))
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -23,7 +23,8 @@ def test_default_config_file_loads():
     [
         ({"store": {"retention": "abc"}}, "store.retention: expected a duration"),
         ({"storee": {}}, "storee: unknown key"),
-        ({"scrape": {"interval": "1m", "timeout": "2m"}}, "must not exceed interval"),
+        ({"scrape": {"interval": "1m", "timeout": "2m"}}, "must be shorter than scrape.interval"),
+        ({"scrape": {"interval": "1m", "timeout": "1m"}}, "must be shorter than scrape.interval"),
         ({"engine": {"cache": {"l1_max_items": "x"}}}, "engine.cache.l1_max_items"),
         ({"store": {"prometheus": {"url": "ftp://x"}}}, "store.prometheus.url"),
         ({"backfill": {"faults": [{"kind": "l2_down", "target": "mars", "at": "1h",

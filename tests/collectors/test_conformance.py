@@ -65,7 +65,9 @@ def _series(result: ScrapeResult) -> list[tuple]:
 
 
 def _expected(body: bytes, parse) -> list[tuple]:
-    samples, rejected = families_to_samples(list(parse(body.decode())), FixedClock().now())
+    # What Prometheus stores: the parser's series with the target's labels attached.
+    samples, rejected = families_to_samples(list(parse(body.decode())), FixedClock().now(),
+                                            {"job": "svc", "target": "svc"})
     assert rejected == []
     return sorted((s.name, tuple(sorted(s.labels.items())), repr(s.value), s.ts)
                   for s in samples)

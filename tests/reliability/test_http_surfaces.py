@@ -71,9 +71,10 @@ def dashboard_port() -> Iterator[int]:
 @pytest.mark.parametrize("method, path, body, headers, status", [
     ("GET", "/", None, {}, 401),
     ("GET", "/", None, {"Authorization": "Bearer wrong"}, 401),
-    ("GET", "/?token=wrong", None, {}, 401),
+    ("GET", "/?token=wrong", None, {}, 400),  # a token in the URL is refused outright
     ("GET", "/", None, {"Authorization": f"Bearer {TOKEN}"}, 200),
-    ("GET", f"/d/x?token={TOKEN}", None, {}, 200),
+    ("GET", f"/d/x?token={TOKEN}", None, {}, 400),
+    ("POST", f"/?token={TOKEN}", b"a=1", {"Authorization": f"Bearer {TOKEN}"}, 400),
     ("POST", "/", b"{}", {"Authorization": f"Bearer {TOKEN}"}, 405),
     ("PUT", "/", b"x" * 10, {}, 405),
     ("GET", "/", b"x" * (65 * 1024), {"Authorization": f"Bearer {TOKEN}"}, 413),

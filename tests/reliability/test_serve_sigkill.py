@@ -44,7 +44,7 @@ def test_sigkill_serve_loses_nothing_and_sends_nothing_twice(tmp_path):
         config = tmp_path / "config.yaml"
         config.write_text(yaml.safe_dump({
             "store": {"path": str(db)},
-            "scrape": {"interval": "1s", "timeout": "1s", "rate_window": "3s"},
+            "scrape": {"interval": "1s", "timeout": "500ms", "rate_window": "3s"},
             "engine": {"database": {"seed_rows": 500, "seed_users": 50},
                        "traffic": {"peak_requests_per_minute": 600}},
             "alerts": {"rules_path": str(tmp_path / "rules.yaml"),

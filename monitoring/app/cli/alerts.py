@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from monitoring.app.cli.context import Context, fail, pass_ctx
+from monitoring.app.cli.context import Context, fail, pass_ctx, warn_partial_backfills
 from monitoring.durations import format_duration, parse_duration
 from monitoring.store.base import StoreError
 from monitoring.timerange import parse_instant
@@ -104,6 +104,7 @@ def tune(ctx: Context, baseline_text: str | None, end_text: str | None, apply_: 
         faults = open_faultlog(config.store.path)
         history = read_history(store, RULE_METRICS, end - baseline, end, faults,
                                step=config.scrape.interval)
+        warn_partial_backfills(store, end - baseline, end)
     except StoreError as exc:
         fail(str(exc))
     if history.empty:

@@ -9,6 +9,8 @@ import click
 
 from monitoring.app.config import Config, ConfigError, load_config
 from monitoring.durations import parse_duration
+from monitoring.store.base import Store
+from monitoring.store.sqlite import SQLiteStore
 
 
 class Context:
@@ -45,3 +47,13 @@ def parse_positive_duration(text: str, option: str) -> float:
     if seconds <= 0:
         fail(f"{option}: must be positive, got {text!r}", 2)
     return seconds
+
+
+def warn_partial_backfills(store: Store, start: float, end: float) -> None:
+    """Say on stderr which backfills over [start, end) did not finish: their range holds
+    less than it seems to, until ``ionmon backfill`` resumes them."""
+    if not isinstance(store, SQLiteStore):
+        return
+    for run in store.partial_backfills(start, end):
+        click.echo(f"warning: {run.describe()}; run 'ionmon backfill' to resume it",
+                   err=True)

@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from monitoring import catalog
-from monitoring.app.cli.context import Context, fail, pass_ctx
+from monitoring.app.cli.context import Context, fail, pass_ctx, warn_partial_backfills
 from monitoring.durations import parse_duration
 from monitoring.store.base import StoreError
 from monitoring.timerange import fmt_ts, parse_instant, resolve_range, week_start
@@ -182,6 +182,7 @@ def query(ctx: Context, metric_id: str, range_: str | None, start_text: str | No
     store = open_store(ctx.config)
     try:
         series = store.read(metric.id, start, end, step=step_s)
+        warn_partial_backfills(store, start, end)
     except StoreError as exc:
         fail(str(exc))
     finally:

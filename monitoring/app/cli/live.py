@@ -24,14 +24,17 @@ from monitoring.store.base import StoreError
 def serve(ctx: Context, duration_text: str | None, port: int | None,
           interval_text: str | None) -> None:
     """Run the engine live, scrape it, run the scheduled jobs and serve the dashboards."""
-    from monitoring.app.live.serve import run_serve
+    from monitoring.app.live.serve import ServeError, run_serve
 
     duration = parse_positive_duration(duration_text, "--duration") if duration_text else None
 
     interval = (parse_positive_duration(interval_text, "--scrape-interval")
                 if interval_text else None)
-    run_serve(ctx.config, port=port, duration_s=duration, scrape_interval_s=interval,
-              echo=lambda msg: click.echo(msg, err=True))
+    try:
+        run_serve(ctx.config, port=port, duration_s=duration, scrape_interval_s=interval,
+                  echo=lambda msg: click.echo(msg, err=True))
+    except ServeError as exc:
+        fail(str(exc))
 
 
 @click.command()

@@ -125,7 +125,7 @@ class LiveEngine:
             self._warm(config, warmup_s)
             self.urls = self.cluster.start_http()
             self.scraper = Scraper(live_collectors(config, self.clock, self.urls),
-                                   parallel=True)
+                                   parallel=True, derive_from=self.urls)
             self.traffic = (TrafficReplayer(TrafficModel(_scaled(config, traffic_scale).engine),
                                             self.urls[EDGE], self.clock) if traffic else None)
         except BaseException:

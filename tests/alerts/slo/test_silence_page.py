@@ -20,6 +20,7 @@ from monitoring.app.scheduler import JobStateDB
 from tests.servers import http_request
 
 TOKEN = "s3cret-token-for-tests"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 NOW = 1_795_000_000.0
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
@@ -82,7 +83,7 @@ def _stored(config: Config) -> list:
 
 def test_create_list_and_expire_with_the_token(server: tuple[Server, Config]) -> None:
     srv, config = server
-    status, page = srv.request("GET", f"/silences?token={TOKEN}")
+    status, page = srv.request("GET", "/silences", headers=AUTH)
     assert status == 200 and "No active silences." in page
     status, page = srv.form("/silences", {
         "matchers": "alertname=slo_availability_page, severity=critical",
@@ -104,7 +105,7 @@ def test_create_list_and_expire_with_the_token(server: tuple[Server, Config]) ->
     assert status == 200 and f"silence {s.id} expired" in page
     [s] = _stored(config)
     assert s.ends_at == NOW + 60 and not s.active(NOW + 60)
-    assert "No active silences." in srv.request("GET", f"/silences?token={TOKEN}")[1]
+    assert "No active silences." in srv.request("GET", "/silences", headers=AUTH)[1]
 
 
 @pytest.mark.parametrize(("fields", "headers", "status", "reason"), [
