@@ -14,10 +14,16 @@ from typing import Literal
 from alerts.rules import RULE_SPECS, SPECS_BY_ID
 from dashboards.definitions import DASHBOARDS
 from dashboards.report.model import fault_metrics
+from monitoring.catalog import CATALOG
 from monitoring.groundtruth import FaultRecord
 
 MarkerKind = Literal["alert", "fault"]
 _ENDS_EPISODE = ("resolved", "inactive")
+# Faults confined to one region also show on that region's latency ("{region}": its target).
+REGIONAL_METRICS: Mapping[str, tuple[str, ...]] = {
+    "network_delay": ("latency_p95_{region}",),
+    "cpu_hog": ("latency_p95_{region}",),
+}
 
 
 @dataclass(frozen=True)
@@ -47,7 +53,10 @@ def fault_concerns(fault: FaultRecord) -> tuple[str, ...]:
     """The metrics a fault moves: the ones the report expects it to, and those of every
     rule meant to catch it."""
     caught = (m for spec in RULE_SPECS if fault.kind in spec.catches for m in spec.metrics)
-    return tuple(dict.fromkeys([*fault_metrics(fault), *caught]))
+    region = fault.target.split("/")[0]
+    regional = (m.format(region=region) for m in REGIONAL_METRICS.get(fault.kind, ()))
+    ids = dict.fromkeys([*fault_metrics(fault), *caught, *regional])
+    return tuple(m for m in ids if m in CATALOG)
 
 
 def fault_markers(faults: Iterable[FaultRecord]) -> tuple[Marker, ...]:
