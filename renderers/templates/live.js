@@ -155,4 +155,5 @@
   }
   const every = Number(document.body.dataset.refresh);
   if (every > 0) window.setInterval(refresh, every * 1000);
+  document.addEventListener("ionmon:refresh", refresh);  // a refresh now, on request
 })();
