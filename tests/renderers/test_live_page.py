@@ -246,8 +246,11 @@ def test_refresh_replaces_the_data_in_place(browser: Browser, site: Site) -> Non
     browser.evaluate("window.scrollTo(0, 400); document.body.dataset.marker = 'kept'")
     before = browser.evaluate("document.querySelector('.page') !== null && window.scrollY")
     browser.evaluate("document.dispatchEvent(new Event('ionmon:refresh'))")
-    browser.evaluate("""new Promise(done => { const t = setInterval(() => {
+    done = browser.call("Runtime.evaluate", awaitPromise=True, returnByValue=True,
+                        expression="""new Promise(done => { const t = setInterval(() => {
         if (document.body.dataset.refreshed) { clearInterval(t); done(true); } }, 20); })""")
+    assert done["result"]["value"] is True
+    assert browser.evaluate("document.body.classList.contains('stale')") is False
     # Same document (no reload), same scroll, same range.
     assert browser.evaluate("document.body.dataset.marker") == "kept"
     assert browser.evaluate("window.scrollY") == before == 400
