@@ -14,7 +14,7 @@ from typing import Literal
 from alerts.rules import RULE_SPECS, SPECS_BY_ID
 from dashboards.definitions import DASHBOARDS
 from dashboards.report.model import fault_metrics
-from monitoring.catalog import CATALOG
+from monitoring.catalog import CATALOG, REGIONS
 from monitoring.groundtruth import FaultRecord
 
 MarkerKind = Literal["alert", "fault"]
@@ -56,7 +56,9 @@ def fault_concerns(fault: FaultRecord) -> tuple[str, ...]:
     region = fault.target.split("/")[0]
     regional = (m.format(region=region) for m in REGIONAL_METRICS.get(fault.kind, ()))
     ids = dict.fromkeys([*fault_metrics(fault), *caught, *regional])
-    return tuple(m for m in ids if m in CATALOG)
+    # A fault in one region leaves the other regions' own series alone.
+    others = tuple(f"_{r}" for r in REGIONS if r != region) if region in REGIONS else ()
+    return tuple(m for m in ids if m in CATALOG and not m.endswith(others))
 
 
 def fault_markers(faults: Iterable[FaultRecord]) -> tuple[Marker, ...]:
