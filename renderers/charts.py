@@ -17,6 +17,7 @@ from dashboards.data import MetricData
 from dashboards.markers import Marker
 from renderers.fmt import fmt_number, fmt_threshold, fmt_time
 
+MIN_BAND_PX = 3.0  # a minute-long fault stays visible at a week's range
 SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
 
 
@@ -69,6 +70,7 @@ class Chart:
     end: float = 0.0  # the time at ``right``
     ts: str = ""  # the points' times, comma-separated, for values on hover
     values: tuple[str, ...] = ()  # per line: its values at ``ts`` ("" where none)
+    spacing: float = 0.0  # seconds between points (0 with fewer than two)
 
 
 def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
@@ -134,7 +136,7 @@ def _bands(markers: Sequence[Marker], metrics: Sequence[MetricData], start: floa
             continue
         x0, x1 = x_px(max(mk.start, start)), x_px(min(until, end))
         when = f"{fmt_time(mk.start)} – {fmt_time(mk.end) if mk.end is not None else 'now'}"
-        out.append(Band(x0, max(x1 - x0, 2.0), mk.kind, f"{mk.label}: {when}"))
+        out.append(Band(x0, max(x1 - x0, MIN_BAND_PX), mk.kind, f"{mk.label}: {when}"))
     return tuple(out)
 
 
@@ -191,6 +193,8 @@ def build_chart(metrics: Sequence[MetricData], start: float, end: float,
         bands=_bands(markers, metrics, start, end, lambda t: float(x_px(t))),
         start=start, end=end, ts=_csv(metrics[0].ts, ".0f") if metrics else "",
         values=tuple(_csv(m.values, ".6g") for m in metrics),
+        spacing=float(metrics[0].ts[1] - metrics[0].ts[0]) if metrics and len(metrics[0].ts) > 1
+        else 0.0,
     )
 
 

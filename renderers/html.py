@@ -213,12 +213,10 @@ def _script() -> tuple[str, str]:
     return text, f"'sha256-{digest}'"
 
 
-def _chart_step(data: DashboardData) -> float | None:
-    for p in data.panels:
-        for m in p.metrics:
-            if p.kind == "timeseries" and len(m.ts) > 1:
-                return float(m.ts[1] - m.ts[0])
-    return None
+def _chart_step(rows: Sequence[tuple[str, Sequence[PanelView]]]) -> float | None:
+    spacings = [pv.chart.spacing for _, panels in rows for pv in panels
+                if pv.chart is not None and pv.chart.spacing]
+    return spacings[0] if spacings else None
 
 
 def render_html(
@@ -246,7 +244,7 @@ def render_html(
     ranges = [] if live is None else [
         RangeLink(p, live.href(here, (("range", p),)), p == live.preset) for p in live.presets]
     script, script_hash = _script() if live is not None else ("", "")
-    step = _chart_step(data)
+    step = _chart_step(rows)
     return _env().get_template("dashboard.html.j2").render(
         d=data, rows=rows, nav=nav, refresh_s=refresh_s, live=live, ranges=ranges,
         script=script, script_hash=script_hash,
@@ -254,5 +252,5 @@ def render_html(
         step_text=fmt_window(step) if step else "", here=here,
         from_value=fmt_iso(data.start)[:16], to_value=fmt_iso(data.end)[:16],
         generated=fmt_time(data.generated_at), fmt_time=fmt_time, labels=STATUS_LABEL,
-        unit_label=_unit_label, safe_url=safe_url,
+        unit_label=_unit_label, safe_url=safe_url, fmt_window=fmt_window,
     )

@@ -66,7 +66,9 @@
     tip.replaceChildren();
     const head = document.createElement("div");
     head.className = "tip-time";
-    head.textContent = when(g.ts[i]);
+    // A downsampled point stands for its bucket: the worst value in it for a metric
+    // with a good direction.
+    head.textContent = when(g.ts[i]) + (svg.dataset.bucket ? ` · ${svg.dataset.bucket} point` : "");
     tip.appendChild(head);
     svg.querySelectorAll("path.series[data-v]").forEach((p) => {
       const raw = p.dataset.v.split(",")[i];
