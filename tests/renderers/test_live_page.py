@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from alerts.state import AlertStore
 from monitoring.app.backfill import run_backfill
 from monitoring.app.config import Config, parse_config
 from monitoring.app.live.routes import make_router
-from monitoring.app.live.server import serve_http
+from monitoring.app.live.server import Page, serve_http
 from monitoring.app.scheduler import JobStateDB
 from monitoring.clock import VirtualClock
 from monitoring.groundtruth import FaultLog
@@ -38,6 +38,7 @@ NOW = DAY_START + 86400
 class Site:
     url: str
     config: Config
+    route: Callable[[str], Page]
 
 
 def _history(path: Path) -> None:
@@ -75,7 +76,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     state = JobStateDB(tmp / "jobs.db")
     route = make_router(config, store, state, CollectorRegistry(), VirtualClock(NOW))  # type: ignore[arg-type]
     server = serve_http(route, 0)
-    yield Site(f"http://127.0.0.1:{server.server_port}", config)
+    yield Site(f"http://127.0.0.1:{server.server_port}", config, route)
     server.shutdown()
     server.server_close()
     state.close()
@@ -283,3 +284,31 @@ def test_a_bad_range_is_refused_with_its_reason(site: Site) -> None:
             urllib.request.urlopen(f"{site.url}/d/overview?{query}")
         assert err.value.code == 400
         assert reason in err.value.read().decode()
+
+
+@pytest.mark.timeout(120)
+def test_links_and_refresh_carry_the_token_the_server_asks_for(browser: Browser,
+                                                                site: Site) -> None:
+    server = serve_http(site.route, 0, token="s3cret")
+    try:
+        url = f"http://127.0.0.1:{server.server_port}"
+        browser.load(f"{url}/d/overview?range=24h&token=s3cret")
+        _follow(browser, "Array.from(document.querySelectorAll('.alerts a.evidence'))"
+                         ".find(a => a.textContent === 'slow_db_queries').click()")
+        assert urlsplit(browser.evaluate("location.href")).path == "/d/database"
+        assert _query(browser)["token"] == ["s3cret"]
+        _follow(browser, "document.querySelector('.ranges a[data-range=\"1h\"]').click()")
+        assert _query(browser)["range"] == ["1h"]
+        assert browser.evaluate("document.querySelectorAll('svg.chart').length") == 4
+        _follow(browser, "document.querySelector('form.custom').submit()")
+        assert _query(browser)["token"] == ["s3cret"] and "from" in _query(browser)
+        done = browser.call("Runtime.evaluate", awaitPromise=True, returnByValue=True,
+                            expression="""new Promise(done => {
+            document.dispatchEvent(new Event('ionmon:refresh'));
+            const t = setInterval(() => { if (document.body.dataset.refreshed ||
+              document.body.classList.contains('stale')) { clearInterval(t);
+              done(document.body.classList.contains('stale')); } }, 20); })""")
+        assert done["result"]["value"] is False  # refreshed, not refused
+    finally:
+        server.shutdown()
+        server.server_close()
