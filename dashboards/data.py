@@ -19,6 +19,7 @@ from alerts.burn import Budget, budget_at, joined_weights
 from alerts.runbooks import DEFAULT_BASE_URL, runbook_for
 from alerts.slo import SLO, default_slos
 from dashboards.alertview import AlertView
+from dashboards.markers import Marker
 from dashboards.model import Dashboard, Panel
 from monitoring.catalog import CATALOG, Target
 from monitoring.store.base import Series, Store
@@ -109,6 +110,7 @@ class DashboardData:
     rows: tuple[RowData, ...]
     alerts: tuple[AlertView, ...]
     budgets: tuple[BudgetView, ...] = ()
+    markers: tuple[Marker, ...] = ()  # alert episodes and faults to shade on the charts
 
     @property
     def panels(self) -> tuple[PanelData, ...]:

@@ -7,10 +7,12 @@ dashboard rendered before any tuning still works (catalog targets, no alerts).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from alerts.cycle import load_rules, rule_labels
+from alerts.evaluator import AlertState
 from alerts.rules import SPECS_BY_ID, RulesFileError, read_rules
 from alerts.runbooks import runbook_for
 from alerts.settings import Alerting
@@ -19,10 +21,13 @@ from alerts.slo_rules import slo_rules as make_slo_rules
 from alerts.state import AlertStore
 from dashboards.alertview import SEVERITIES, AlertView
 from dashboards.data import DashboardData, load_dashboard_data
+from dashboards.markers import Marker, alert_episodes, fault_markers
 from dashboards.model import Dashboard
 from monitoring.catalog import Target
+from monitoring.groundtruth import FaultRecord
 from monitoring.store.base import Store
 
+HISTORY_LIMIT = 100_000  # state changes read: weeks of history, in practice
 _GOOD_SIDE = {">": "<=", "<": ">="}  # a rule's "value > t is trouble" is a "<= t" target
 
 
@@ -54,19 +59,29 @@ def _annotate(views: list[AlertView], alerting: Alerting, end: float) -> list[Al
     return out
 
 
+def _read_states(alerting: Alerting) -> tuple[dict[str, AlertState], list[dict]]:
+    """The evaluator's current states and its history, newest first."""
+    store = AlertStore(alerting.settings.state_path)
+    try:
+        return store.load(), store.history(limit=HISTORY_LIMIT)
+    finally:
+        store.close()
+
+
+def alert_markers(alerting: Alerting, start: float, end: float) -> tuple[Marker, ...]:
+    """The alert episodes overlapping [start, end], from the evaluator's history."""
+    if not Path(alerting.settings.state_path).exists():
+        return ()
+    return alert_episodes(_read_states(alerting)[1], start, end)
+
+
 def alert_views(alerting: Alerting, start: float, end: float) -> list[AlertView]:
     """Alert state changes in [start, end], newest first, plus alerts pending now;
     silenced ones marked, each with its runbook link."""
-    path = Path(alerting.settings.state_path)
-    if not path.exists():
+    if not Path(alerting.settings.state_path).exists():
         return []
     slo_rules = {r.id: r for r in make_slo_rules(alerting.slos)}
-    store = AlertStore(path)
-    try:
-        states = store.load()
-        history = store.history(limit=10_000)
-    finally:
-        store.close()
+    states, history = _read_states(alerting)
     views = []
     latest_firing: set[str] = set()
     for row in history:  # newest first
@@ -110,12 +125,16 @@ def tuned_thresholds(alerting: Alerting) -> dict[str, Target]:
 
 
 def load_configured(alerting: Alerting, dashboard: Dashboard, store: Store, start: float,
-                    end: float, step: float) -> DashboardData:
+                    end: float, step: float, faults: Sequence[FaultRecord] = ()
+                    ) -> DashboardData:
     """A dashboard's data with everything alerting adds: alerts, tuned thresholds, SLO
-    budgets and runbook links, on the scrape grid ``step``. Every caller (CLI, live
-    server, scheduled job) uses this.
+    budgets, runbook links and the alert episodes to mark, on the grid ``step``; the
+    recorded ``faults`` are marked too. Every caller (CLI, live server, scheduled job)
+    uses this.
     """
-    return load_dashboard_data(
+    data = load_dashboard_data(
         dashboard, store, start, end, step=step,
         alerts=alert_views(alerting, start, end), thresholds=tuned_thresholds(alerting),
         slos=alerting.slos, runbook_base=alerting.settings.runbook_base_url)
+    markers = (*alert_markers(alerting, start, end), *fault_markers(faults))
+    return replace(data, markers=tuple(sorted(markers, key=lambda m: (m.start, m.kind))))

@@ -7,15 +7,17 @@ label still passes through the template's escaping.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
 
 from dashboards.data import MetricData
-from renderers.fmt import fmt_number, fmt_threshold
+from dashboards.markers import Marker
+from renderers.fmt import fmt_number, fmt_threshold, fmt_time
 
+MIN_BAND_PX = 3.0  # a minute-long fault stays visible at a week's range
 SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
 
 
@@ -31,6 +33,16 @@ class Line:
     index: int  # colour slot
     label: str
     metric_id: str
+
+
+@dataclass(frozen=True)
+class Band:
+    """A marker shaded over the plot: an alert episode or a fault."""
+
+    x: float
+    width: float
+    kind: str  # alert | fault
+    label: str  # what and when, shown on hover
 
 
 @dataclass(frozen=True)
@@ -53,6 +65,12 @@ class Chart:
     yticks: tuple[Tick, ...]
     lines: tuple[Line, ...]
     thresholds: tuple[ThresholdLine, ...]
+    bands: tuple[Band, ...] = ()
+    start: float = 0.0  # the time at ``left``
+    end: float = 0.0  # the time at ``right``
+    ts: str = ""  # the points' times, comma-separated, for values on hover
+    values: tuple[str, ...] = ()  # per line: its values at ``ts`` ("" where none)
+    spacing: float = 0.0  # seconds between points (0 with fewer than two)
 
 
 def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
@@ -104,8 +122,27 @@ def _path(xs: np.ndarray, ys: np.ndarray) -> str:
     return "".join(parts)
 
 
+def _csv(values: np.ndarray, fmt: str) -> str:
+    return ",".join("" if math.isnan(v) else format(v, fmt) for v in values.tolist())
+
+
+def _bands(markers: Sequence[Marker], metrics: Sequence[MetricData], start: float,
+           end: float, x_px: Callable[[float], float]) -> tuple[Band, ...]:
+    shown = {m.id for m in metrics}
+    out = []
+    for mk in markers:
+        until = mk.until(end)
+        if not shown.intersection(mk.metrics) or until < start or mk.start > end:
+            continue
+        x0, x1 = x_px(max(mk.start, start)), x_px(min(until, end))
+        when = f"{fmt_time(mk.start)} – {fmt_time(mk.end) if mk.end is not None else 'now'}"
+        out.append(Band(x0, max(x1 - x0, MIN_BAND_PX), mk.kind, f"{mk.label}: {when}"))
+    return tuple(out)
+
+
 def build_chart(metrics: Sequence[MetricData], start: float, end: float,
-                width: float = 600, height: float = 200) -> Chart:
+                width: float = 600, height: float = 200,
+                markers: Sequence[Marker] = ()) -> Chart:
     left, right, top, bottom = 52.0, width - 12.0, 10.0, height - 24.0
     finite = [m.values[~np.isnan(m.values)] for m in metrics]
     data = np.concatenate(finite) if finite else np.empty(0)
@@ -153,6 +190,11 @@ def build_chart(metrics: Sequence[MetricData], start: float, end: float,
                      if left <= x_px(t) <= right),
         yticks=tuple(Tick(float(y_px(v)), fmt_number(v)) for v in yt),
         lines=lines, thresholds=tuple(thresholds),
+        bands=_bands(markers, metrics, start, end, lambda t: float(x_px(t))),
+        start=start, end=end, ts=_csv(metrics[0].ts, ".0f") if metrics else "",
+        values=tuple(_csv(m.values, ".6g") for m in metrics),
+        spacing=float(metrics[0].ts[1] - metrics[0].ts[0]) if metrics and len(metrics[0].ts) > 1
+        else 0.0,
     )
 
 

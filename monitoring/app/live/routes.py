@@ -1,13 +1,21 @@
 """The live pages: dashboards rendered from the store at request time, silences, status,
-and the process's own ``/metrics``."""
+and the process's own ``/metrics``.
+
+A dashboard's range is in its URL, so a pasted link opens the same view: ``?range=6h``
+(a preset or any duration, counted back from now), ``?range=week`` (the report's week)
+or ``?from=...&to=...`` (ISO dates or epochs, UTC; ``to`` defaults to now).
+"""
 
 from __future__ import annotations
 
 import html
 import logging
+import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -21,11 +29,77 @@ from monitoring.app.live.server import Page, text_page
 from monitoring.app.live.silence_page import handle_post, silences_html
 from monitoring.app.scheduler import JobStateDB
 from monitoring.clock import WallClock
+from monitoring.durations import parse_duration
+from monitoring.groundtruth import FaultRecord, open_faultlog
 from monitoring.store.base import Store
-from renderers.html import render_html
+from monitoring.timerange import last_complete_week, parse_instant
+from renderers.html import RANGE_PRESETS, LiveView, render_html
 
 log = logging.getLogger(__name__)
-DASHBOARD_RANGE_S = 6 * 3600
+DEFAULT_RANGE = "6h"
+MAX_RANGE_S = 90 * 86400
+READ_POINTS = 7 * 1440  # up to a week is read at the scrape interval; longer, coarser
+KEPT_PARAMS = ("token",)  # carried by every link when the page was opened with them
+
+
+@dataclass(frozen=True)
+class ViewRange:
+    start: float
+    end: float
+    step: float
+    preset: str | None  # None for a custom from/to
+    query: tuple[tuple[str, str], ...]  # how the URL names it
+
+
+def view_range(query: str, now: float, interval: float) -> ViewRange:
+    """The range a dashboard URL's query asks for; ValueError naming what is wrong."""
+    q = parse_qs(query, keep_blank_values=True)
+    given = {k: v[-1].strip() for k, v in q.items() if k in ("range", "from", "to")}
+    if "range" in given and ("from" in given or "to" in given):
+        raise ValueError("give either range= or from=/to=, not both")
+    if "to" in given and "from" not in given:
+        raise ValueError("to= needs a from=")
+    if "from" in given:
+        start = _instant("from", given["from"])
+        end = _instant("to", given["to"]) if given.get("to") else now
+        preset, named = None, (("from", given["from"]), *((("to", given["to"]),)
+                                                           if given.get("to") else ()))
+    else:
+        preset = given.get("range") or DEFAULT_RANGE
+        if preset == "week":
+            start, end = last_complete_week(now)
+        else:
+            try:
+                span = parse_duration(preset)
+            except ValueError as exc:
+                raise ValueError(f"range={preset!r}: {exc} (presets: "
+                                 f"{', '.join(RANGE_PRESETS)})") from None
+            start, end = now - span, now
+        named = (("range", preset),)
+    if start >= end:
+        raise ValueError("the range's start must be before its end")
+    if end - start > MAX_RANGE_S:
+        raise ValueError(f"the range spans {(end - start) / 86400:.0f} days; at most "
+                         f"{MAX_RANGE_S // 86400} are shown")
+    step = interval * max(1, math.ceil((end - start) / (interval * READ_POINTS)))
+    return ViewRange(start, end, step, preset, named)
+
+
+def _instant(name: str, text: str) -> float:
+    try:
+        return parse_instant(text)
+    except ValueError as exc:
+        raise ValueError(f"{name}=: {exc}") from None
+
+
+def _faults(config: Config, start: float, end: float) -> list[FaultRecord]:
+    log_ = open_faultlog(config.store.path)
+    if log_ is None:
+        return []
+    try:
+        return log_.between(start, end)
+    finally:
+        log_.close()
 
 
 def _status_page(state: JobStateDB,
@@ -71,17 +145,13 @@ def make_router(config: Config, store: Store, state: JobStateDB, registry: Colle
     """Path in, page out: every page is rendered from the store at request time."""
     first = next(iter(DASHBOARDS))
 
-    def route(path: str) -> Page:
-        path = path.split("?", 1)[0]
+    def route(target: str) -> Page:
+        parts = urlsplit(target)
+        path = parts.path
         if path == "/":
-            return Page(302, f"/d/{first}", b"")
+            return Page(302, f"/d/{first}" + (f"?{parts.query}" if parts.query else ""), b"")
         if path.startswith("/d/") and path[3:] in DASHBOARDS:
-            now = clock.now()
-            data = load_configured(config.alerting, DASHBOARDS[path[3:]], store,
-                                   now - DASHBOARD_RANGE_S, now, config.scrape.interval)
-            page = render_html(data, refresh_s=int(config.scrape.interval),
-                               link_pattern="/d/{name}")
-            return Page(200, "text/html; charset=utf-8", page.encode())
+            return _dashboard_page(config, store, path[3:], parts.query, clock.now())
         if path == "/silences":
             return _silences_page(config, clock.now())
         if path == "/status":
@@ -92,6 +162,20 @@ def make_router(config: Config, store: Store, state: JobStateDB, registry: Colle
         return Page(404, "text/plain; charset=utf-8", b"not found: try / or /status\n")
 
     return route
+
+
+def _dashboard_page(config: Config, store: Store, name: str, query: str, now: float) -> Page:
+    try:
+        view = view_range(query, now, config.scrape.interval)
+    except ValueError as exc:
+        return text_page(400, f"bad range: {exc}")
+    data = load_configured(config.alerting, DASHBOARDS[name], store, view.start, view.end,
+                           view.step, faults=_faults(config, view.start, view.end))
+    keep = tuple((k, v[-1]) for k, v in parse_qs(query).items() if k in KEPT_PARAMS)
+    live = LiveView(view.query, view.preset, keep)
+    page = render_html(data, refresh_s=int(config.scrape.interval), link_pattern="/d/{name}",
+                       live=live)
+    return Page(200, "text/html; charset=utf-8", page.encode())
 
 
 def _silences_page(config: Config, now: float, notice: str = "", status: int = 200) -> Page:
