@@ -39,7 +39,9 @@ log = logging.getLogger(__name__)
 DEFAULT_RANGE = "6h"
 MAX_RANGE_S = 90 * 86400
 READ_POINTS = 7 * 1440  # up to a week is read at the scrape interval; longer, coarser
-KEPT_PARAMS = ("token",)  # carried by every link when the page was opened with them
+# Query parameters every link keeps (none: the token travels in a header or the login
+# cookie, never in a URL).
+KEPT_PARAMS: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
