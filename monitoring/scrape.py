@@ -62,9 +62,12 @@ class Scraper:
             results = list(self._pool.map(lambda c: c.collect(), self.collectors))
         else:
             results = [c.collect() for c in self.collectors]
-        snapshot = Snapshot(ts, chain.from_iterable(r.samples for r in results))
+        snapshot = Snapshot(ts, chain.from_iterable(r.samples for r in results),
+                            stale=chain.from_iterable(r.stale for r in results),
+                            previous=self._window[-1] if self._window else None)
         values = derive_all(self._window[0], snapshot) if self._window else {}
         self._window.append(snapshot)
+        self._window[0].forget_previous()  # rates look back no further than the window
         return CycleResult(ts, values, tuple(TargetHealth.of(r) for r in results),
                            tuple(results))
 
