@@ -28,7 +28,7 @@ import yaml
 from alerts.burn import MIN_COVERAGE, POLICIES, REPORTED_WINDOWS, STEP_S, BurnCondition
 from alerts.runbooks import DEFAULT_BASE_URL, runbook_for
 from alerts.slo import SLO
-from alerts.slo_rules import rule_id
+from alerts.slo_rules import rule_id, slo_labels
 from monitoring import catalog
 from monitoring.durations import format_duration
 
@@ -99,7 +99,7 @@ def alerting_rules(slo: SLO, runbook_base: str = DEFAULT_BASE_URL) -> list[dict]
         out.append({
             "alert": rule_id(slo, p),
             "expr": " or ".join(_condition(slo, c) for c in p.conditions),
-            "labels": {"severity": p.severity, "slo": slo.name, "policy": p.kind},
+            "labels": {"severity": p.severity, **slo_labels(slo, p)},
             "annotations": {
                 "summary": f"{slo.title}: error budget burning ({p.kind})",
                 "description": "burn rate above " + "; ".join(
