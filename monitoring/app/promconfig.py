@@ -2,9 +2,10 @@
 
 ``prometheus_yml`` scrapes the engine's endpoints (edge and regions) and any extra
 exposition targets, each labelled ``target=<name>`` as the catalog expects (its
-``regions_up`` selects ``up{target=~"us|eu|asia"}``), and loads the rules file that
-``ionmon export prometheus`` writes. ``create_blocks`` runs promtool on an OpenMetrics
-export so a server can serve the backfilled history.
+``regions_up`` selects ``up{target=~"us|eu|asia"}``), loads the rules files that
+``ionmon export prometheus`` and ``ionmon export slo`` write, and sends its alerts to
+the Alertmanager the evaluator sends to, so the two dedup there. ``create_blocks`` runs
+promtool on an OpenMetrics export so a server can serve the backfilled history.
 """
 
 from __future__ import annotations
@@ -43,8 +44,10 @@ def prometheus_yml(
     scrape_interval_s: float = 60.0,
     scrape_timeout_s: float = 10.0,
     evaluation_interval_s: float = 60.0,
+    alertmanager_url: str | None = None,
 ) -> str:
-    """A prometheus.yml: one job for the engine, one per extra target, ``target`` labels."""
+    """A prometheus.yml: one job for the engine, one per extra target, ``target`` labels;
+    an ``alerting:`` section when ``alertmanager_url`` is given."""
     if not engine_targets:
         raise ValueError("no engine targets to scrape")
     groups: dict[tuple[str, str], list[dict]] = {}
@@ -67,6 +70,12 @@ def prometheus_yml(
             "evaluation_interval": format_duration(evaluation_interval_s),
         },
     }
+    if alertmanager_url is not None:
+        scheme, netloc, path = _endpoint("alertmanager", alertmanager_url)
+        am: dict = {"scheme": scheme, "static_configs": [{"targets": [netloc]}]}
+        if path != "/metrics":  # _endpoint's default path: none given
+            am["path_prefix"] = path
+        doc["alerting"] = {"alertmanagers": [am]}
     if rules_files:
         doc["rule_files"] = list(rules_files)
     doc["scrape_configs"] = jobs

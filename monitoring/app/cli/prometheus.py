@@ -81,12 +81,16 @@ def _targets(pairs: tuple[str, ...]) -> dict[str, str]:
                    "every region; 'ionmon serve' and the engine print their URLs).")
 @click.option("--rules", "rules_files", multiple=True,
               help="Rules file to load, as written by 'ionmon export prometheus --out'.")
+@click.option("--alertmanager", "alertmanager_url", default=None, metavar="URL",
+              help="Alertmanager to send alerts to "
+                   "(default: alerts.channels.alertmanager.url).")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Write here instead of stdout.")
 @pass_ctx
 def prometheus_config(ctx: Context, target_pairs: tuple[str, ...], rules_files: tuple[str, ...],
-                      out_path: Path | None) -> None:
-    """Write a prometheus.yml that scrapes the engine's regions and edge and loads the rules."""
+                      alertmanager_url: str | None, out_path: Path | None) -> None:
+    """Write a prometheus.yml that scrapes the engine's regions and edge, loads the rules
+    and sends alerts to the Alertmanager."""
     from engine.cluster import EDGE
     from monitoring.app.promconfig import prometheus_yml
 
@@ -98,12 +102,18 @@ def prometheus_config(ctx: Context, target_pairs: tuple[str, ...], rules_files: 
         fail(f"--target missing for {', '.join(missing)}: the engine serves each of "
              f"{', '.join(needed)} on its own port", 2)
     extra = {t.name: t.url for t in config.scrape.targets if t.kind == "exposition"}
+    am = config.alerts.channels.alertmanager
+    alertmanager_url = alertmanager_url or (am.url if am else None)
+    if alertmanager_url is None:
+        click.echo("no Alertmanager (--alertmanager or alerts.channels.alertmanager.url): "
+                   "this Prometheus will evaluate alerts but notify nobody", err=True)
     try:
         text = prometheus_yml(
             {n: targets[n] for n in [*needed, *targets]}, extra_targets=extra,
             rules_files=rules_files,
             scrape_interval_s=config.scrape.interval, scrape_timeout_s=config.scrape.timeout,
-            evaluation_interval_s=config.schedule.evaluate_interval)
+            evaluation_interval_s=config.schedule.evaluate_interval,
+            alertmanager_url=alertmanager_url)
     except ValueError as exc:
         fail(str(exc), 2)
     if out_path:
