@@ -19,7 +19,8 @@ from monitoring.app.cli.context import Context, fail, pass_ctx
               help="Where the backfill ends, a date (default: this week's Monday 00:00 UTC).")
 @click.option("--replace", is_flag=True, help="Rebuild a range the embedded store holds.")
 @click.option("--blocks", "blocks_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=None, help="Also turn the file into TSDB blocks here with promtool "
+              default=None, help="Also turn the file into TSDB blocks here with promtool, "
+                                 "with blocks of the SLO recording rules over the same range "
                                  "(copy them into a Prometheus server's storage path).")
 @pass_ctx
 def export_openmetrics(ctx: Context, out_path: Path, days: int | None, end_text: str | None,
@@ -29,9 +30,10 @@ def export_openmetrics(ctx: Context, out_path: Path, days: int | None, end_text:
     One run fills both, so the embedded store (store.path) and a Prometheus server loaded
     from the file hold the same week: the engine's latencies are measured, not replayed.
     """
+    from alerts.slo_export import slo_rules_yaml
     from monitoring.app.backfill import run_backfill
     from monitoring.app.cli.data import open_backfill_range
-    from monitoring.app.promconfig import JOB, PromtoolError, create_blocks
+    from monitoring.app.promconfig import JOB, PromtoolError, create_blocks, create_rule_blocks
     from monitoring.openmetrics import OpenMetricsRecorder
     from monitoring.timerange import fmt_ts
 
@@ -58,6 +60,12 @@ def export_openmetrics(ctx: Context, out_path: Path, days: int | None, end_text:
     if blocks_dir is not None:
         try:
             blocks = create_blocks(out_path, blocks_dir)
+            # Prometheus never evaluates rules over imported history: the SLO series
+            # for the range come as blocks too (evaluated on the scrape grid).
+            if config.slos:
+                blocks += create_rule_blocks(
+                    blocks_dir, [slo_rules_yaml(config.slos, config.alerts.runbook_base_url)],
+                    start, end, eval_interval_s=config.scrape.interval)
         except PromtoolError as exc:
             fail(str(exc))
         click.echo(f"created {len(blocks)} blocks in {blocks_dir}: copy them into the "
