@@ -189,11 +189,13 @@ def test_tuned_rules_fire_the_same_episodes_in_prometheus(run: Run) -> None:
     assert sum(a for _, a, _, _ in rows) >= 4, table  # the faults did fire rules
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the embedded burn windows sum every minute's 5-minute ratio, so a window spans four "
-    "minutes more than Prometheus's exact rate over it: the 5m window lags a burst by "
-    "about two minutes and smooths one-minute spikes away (slo_availability_page)"))
 def test_slo_rules_fire_the_same_episodes_in_prometheus(run: Run) -> None:
+    """The SLO ratios: Prometheus's exact rate over each window against the embedded
+    store's request-weighted minutes. Those sum every minute's 5-minute ratio, so a
+    window reaches four minutes further back; over this day every episode still starts
+    within a scrape of Prometheus's, but a one-minute spike of a 5m window can differ
+    (seen on a 6-hour evening span: slo_availability_page fired twice more, briefly, in
+    Prometheus)."""
     rows: list[tuple[str, int, int, float]] = []
     problems = []
     exported = {r["alert"]: r["expr"] for slo in default_slos() for r in alerting_rules(slo)}
