@@ -92,6 +92,17 @@ class PromtoolError(RuntimeError):
     """promtool is missing or refused the input; the message has its output's tail."""
 
 
+def _promtool(cmd: list[str], what: str, timeout_s: float) -> None:
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s,
+                              check=False)
+    except subprocess.TimeoutExpired:
+        raise PromtoolError(f"promtool did not finish within {timeout_s:g} s") from None
+    if done.returncode != 0:
+        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
+        raise PromtoolError(f"promtool failed on {what} (exit {done.returncode}):\n{tail}")
+
+
 def create_blocks(openmetrics: str | Path, out_dir: str | Path, promtool: str = "promtool",
                   timeout_s: float = 3600.0) -> list[Path]:
     """TSDB blocks from an OpenMetrics file into ``out_dir`` (a server's storage path or a
@@ -103,16 +114,9 @@ def create_blocks(openmetrics: str | Path, out_dir: str | Path, promtool: str = 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     before = {p.name for p in out.iterdir()}
-    cmd = [exe, "tsdb", "create-blocks-from", "openmetrics", "--quiet",
-           f"--max-block-duration={MAX_BLOCK_DURATION}", str(openmetrics), str(out)]
-    try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s,
-                              check=False)
-    except subprocess.TimeoutExpired:
-        raise PromtoolError(f"promtool did not finish within {timeout_s:g} s") from None
-    if done.returncode != 0:
-        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
-        raise PromtoolError(f"promtool failed on {openmetrics} (exit {done.returncode}):\n{tail}")
+    _promtool([exe, "tsdb", "create-blocks-from", "openmetrics", "--quiet",
+               f"--max-block-duration={MAX_BLOCK_DURATION}", str(openmetrics), str(out)],
+              str(openmetrics), timeout_s)
     return sorted(p for p in out.iterdir() if p.is_dir() and p.name not in before
                   and (p / "meta.json").exists())
 
@@ -214,18 +218,9 @@ def _run_promtool_rules(prometheus: str, promtool: str, tmp: Path, served: Path,
                 raise PromtoolError("the Prometheus serving the blocks did not start:\n"
                                     + "\n".join(tail))
             time.sleep(0.2)
-        cmd = [promtool, "tsdb", "create-blocks-from", "rules", "--quiet",
-               f"--url={url}", f"--start={int(start)}", f"--end={int(end)}",
-               f"--output-dir={out}", str(rules_file)]
-        try:
-            done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s,
-                                  check=False)
-        except subprocess.TimeoutExpired:
-            raise PromtoolError(f"promtool did not finish within {timeout_s:g} s") from None
-        if done.returncode != 0:
-            tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
-            raise PromtoolError(f"promtool failed on the recording rules "
-                                f"(exit {done.returncode}):\n{tail}")
+        _promtool([promtool, "tsdb", "create-blocks-from", "rules", "--quiet",
+                   f"--url={url}", f"--start={int(start)}", f"--end={int(end)}",
+                   f"--output-dir={out}", str(rules_file)], "the recording rules", timeout_s)
     finally:
         server.terminate()
         try:

@@ -10,12 +10,10 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -38,13 +36,8 @@ from monitoring.app.live.server import serve_http
 from monitoring.app.promconfig import prometheus_yml
 from monitoring.app.scheduler import JobStateDB
 from monitoring.clock import WallClock
-from tests.servers import (
-    AlertmanagerServer,
-    PrometheusServer,
-    free_port,
-    http_request,
-    require_binary,
-)
+from tests.collectors.loopback import payload_server
+from tests.servers import AlertmanagerServer, PrometheusServer, http_request, require_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 DEAD_HOOK = "http://127.0.0.1:9/hook"  # nobody listens: these tests read Alertmanager's API
@@ -101,32 +94,6 @@ def test_evaluator_and_exported_slo_rules_give_the_same_labels() -> None:
     assert {n.rule: n.labels.get("region") for n in notes}["slo_latency_eu_page"] == "eu"
 
 
-class _Exposition:
-    """A metrics endpoint for Prometheus to scrape (stands in for a region)."""
-
-    def __init__(self, text: str) -> None:
-        body = text.encode()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}/metrics"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def _sent_by_prometheus(prom: PrometheusServer) -> float:
     with urllib.request.urlopen(f"{prom.url}/metrics", timeout=5) as resp:
         text = resp.read().decode()
@@ -142,11 +109,11 @@ def test_one_alert_when_the_evaluator_and_prometheus_both_send_it(
                 "A region or the shared L2 cache is down", "fail over")
     rules_path = tmp_path / "ionmon.rules.yml"
     rules_path.write_text(prometheus_rules([rule]))
-    region = _Exposition('ion_cache_items{tier="l1"} 1\n')
-    config = prometheus_yml({"us": region.url}, rules_files=[str(rules_path)],
-                            scrape_interval_s=1, evaluation_interval_s=1,
-                            alertmanager_url=alertmanager.url)
-    try:
+    with payload_server() as region:
+        region.serve(b'ion_cache_items{tier="l1"} 1\n', "text/plain; version=0.0.4")
+        config = prometheus_yml({"us": region.url}, rules_files=[str(rules_path)],
+                                scrape_interval_s=1, evaluation_interval_s=1,
+                                alertmanager_url=alertmanager.url)
         with PrometheusServer(config) as prom:
             [note] = notifications([Transition(
                 rule.id, time.time(), "pending", "firing",
@@ -157,8 +124,6 @@ def test_one_alert_when_the_evaluator_and_prometheus_both_send_it(
             _wait(lambda: _sent_by_prometheus(prom) > 0, "Prometheus to send its alert")
             alerts = [a for a in _by_labels(alertmanager).values()
                       if a["labels"]["alertname"] == rule.id]
-    finally:
-        region.close()
     assert len(alerts) == 1, alerts
     # The one alert is both: Prometheus's copy, merged into the evaluator's, set the
     # link back to its expression; the annotations of the last sender win.
