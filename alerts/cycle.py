@@ -9,7 +9,7 @@ waits on a receiver. Notifications a channel dropped raise ``notifications_dropp
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -80,13 +80,14 @@ def handoff(states_db: StatesDB, durable: Sequence[Notifier]) -> int:
     return len(notes)
 
 
-def firing_notifications(states: dict[str, AlertState], runbook_base: str
+def firing_notifications(states: dict[str, AlertState], runbook_base: str,
+                         labels: Mapping[str, Mapping[str, str]] | None = None
                          ) -> list[Notification]:
     """Every alert firing now, as its firing notification (for channels that re-send)."""
     return notifications([Transition(r, s.fired_at if s.fired_at is not None else 0.0,
                                      "pending", "firing", s)
                           for r, s in sorted(states.items()) if s.state == "firing"],
-                         runbook_base)
+                         runbook_base, labels)
 
 
 def open_dispatcher(alerting: Alerting, metrics: NotifyMetrics | None = None,
@@ -154,7 +155,7 @@ def cycle_with(alerting: Alerting, now: float, rules: list[Rule], error: str | N
     query = dropped_query(dispatcher.metrics, query)
     states, changes = evaluate(rules, now, query, states_db.load())
     labels = rule_labels(rules)
-    send, muted = split_silenced(notifications(changes, settings.runbook_base_url),
+    send, muted = split_silenced(notifications(changes, settings.runbook_base_url, labels),
                                  silences, now, labels)
     firing = {r for r, s in states.items() if s.state == "firing"}
     send += released(silences, firing, now, labels)
@@ -165,7 +166,7 @@ def cycle_with(alerting: Alerting, now: float, rules: list[Rule], error: str | N
     states_db.save(states, changes, send if durable else ())
     handoff(states_db, durable)
     sent_rules = {n.rule for n in send}
-    active = [n for n in firing_notifications(states, settings.runbook_base_url)
+    active = [n for n in firing_notifications(states, settings.runbook_base_url, labels)
               if n.rule not in sent_rules
               and silences.silencing(alert_labels(n, labels.get(n.rule)), now) is None]
     dispatcher.submit(send)

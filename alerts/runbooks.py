@@ -1,15 +1,25 @@
 """What to check when an alert fires: a link and a short list, for every rule and SLO.
 
 The link points into ``docs/runbooks.md`` (one section per entry, generated from this
-module by ``runbooks_markdown``); set ``alerts.runbook_base_url`` to where that page is
-served so notifications carry a link a phone can open.
+module by ``runbooks_markdown``). It is absolute, so it is a link in Alertmanager, Slack
+and PagerDuty: ``alerts.runbook_base_url`` when set, else the page ``ionmon serve``
+serves at ``RUNBOOKS_PATH`` on its configured address.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-DEFAULT_BASE_URL = "docs/runbooks.md"
+RUNBOOKS_PATH = "/docs/runbooks.md"  # where ``ionmon serve`` serves the page
+
+
+def served_at(host: str, port: int) -> str:
+    """The runbooks' URL on a ``serve`` address."""
+    netloc = f"[{host}]" if ":" in host else host
+    return f"http://{netloc}:{port}{RUNBOOKS_PATH}"
+
+
+DEFAULT_BASE_URL = served_at("127.0.0.1", 8080)  # serve's default address
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from alerts.runbooks import DEFAULT_BASE_URL
 from alerts.slo import SLO
 from monitoring.config import Duration
 from monitoring.config import Strict as _Strict
@@ -43,8 +44,9 @@ class AlertsSettings(_Strict):
     k_grid: list[float] = Field(default=[3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0], min_length=1)
     max_false_alarms_per_day: float = Field(default=1 / 7, ge=0)
     channels: ChannelsSettings = Field(default_factory=ChannelsSettings)
-    # Where docs/runbooks.md is served; notifications link to its sections.
-    runbook_base_url: str = "docs/runbooks.md"
+    # Where docs/runbooks.md is served (an absolute URL); notifications link to its
+    # sections. The root config defaults it to the page on the serve address.
+    runbook_base_url: str = Field(default=DEFAULT_BASE_URL, pattern=r"^https?://")
 
 
 @dataclass(frozen=True)

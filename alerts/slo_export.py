@@ -9,6 +9,14 @@ with ``factor * budget``. Expressions come from the catalog's PromQL:
   event ratio the embedded store approximates minute by minute;
 - threshold indicators: one recorded 0/1 series per minute (bad minute or not), averaged
   over each window, exactly as the embedded evaluator counts minutes.
+
+Every window carries the embedded burn rates' coverage guard (``alerts.burn``): a
+window's ratio is recorded only while ``MIN_COVERAGE`` of its minutes hold data, counted
+on the per-minute series (the 5-minute ratio, or the bad-minute series), so a fresh
+Prometheus does not read an hour of errors as a 3-day burn. The 5-minute ratio of a ratio
+indicator is the count's own base; ``rate()`` already needs two of its scrapes.
+Prometheus 2's ranges are closed (``[t - W, t]``), the embedded ones half-open, so the
+guard may open a minute apart from the embedded one at a window's first coverage.
 """
 
 from __future__ import annotations
@@ -17,10 +25,10 @@ from collections.abc import Sequence
 
 import yaml
 
-from alerts.burn import POLICIES, REPORTED_WINDOWS, BurnCondition
+from alerts.burn import MIN_COVERAGE, POLICIES, REPORTED_WINDOWS, STEP_S, BurnCondition
 from alerts.runbooks import DEFAULT_BASE_URL, runbook_for
 from alerts.slo import SLO
-from alerts.slo_rules import rule_id
+from alerts.slo_rules import rule_id, slo_labels
 from monitoring import catalog
 from monitoring.durations import format_duration
 
@@ -54,17 +62,28 @@ def recording_rules(slo: SLO) -> list[dict]:
         out.append({"record": BAD_MINUTE,
                     "expr": f"({metric.promql('5m')}) {_BAD_OP[ind.op]} bool {_num(ind.value)}",  # type: ignore[index, arg-type]
                     "labels": {"slo": slo.name}})
+    minutes = _sel(ratio_name(300) if ind.kind == "ratio" else BAD_MINUTE, slo)
     for w in windows():
         if ind.kind == "ratio":
             expr = f"1 - ({metric.promql(format_duration(w))}) / 100"
+            if w <= 300:
+                out.append({"record": ratio_name(w), "expr": expr, "labels": {"slo": slo.name}})
+                continue
         else:
             expr = f"avg_over_time({_sel(BAD_MINUTE, slo)}[{format_duration(w)}])"
-        out.append({"record": ratio_name(w), "expr": expr, "labels": {"slo": slo.name}})
+        out.append({"record": ratio_name(w), "expr": f"({expr}) and on() {_covered(minutes, w)}",
+                    "labels": {"slo": slo.name}})
     out.append({"record": catalog.SLO_BUDGET_REMAINING,
                 "expr": f"1 - avg_over_time({_sel(ratio_name(300), slo)}"
                         f"[{format_duration(slo.window)}]) / {_num(slo.budget)}",
                 "labels": {"slo": slo.name}})
     return out
+
+
+def _covered(per_minute: str, window_s: float) -> str:
+    """True while ``MIN_COVERAGE`` of the window's minutes hold a per-minute sample."""
+    need = MIN_COVERAGE * window_s / STEP_S
+    return f"(count_over_time({per_minute}[{format_duration(window_s)}]) >= {_num(need)})"
 
 
 def _condition(slo: SLO, c: BurnCondition) -> str:
@@ -80,7 +99,7 @@ def alerting_rules(slo: SLO, runbook_base: str = DEFAULT_BASE_URL) -> list[dict]
         out.append({
             "alert": rule_id(slo, p),
             "expr": " or ".join(_condition(slo, c) for c in p.conditions),
-            "labels": {"severity": p.severity, "slo": slo.name, "policy": p.kind},
+            "labels": {"severity": p.severity, **slo_labels(slo, p)},
             "annotations": {
                 "summary": f"{slo.title}: error budget burning ({p.kind})",
                 "description": "burn rate above " + "; ".join(

@@ -36,6 +36,21 @@ def rule_id(slo: SLO, policy: BurnPolicy) -> str:
     return f"slo_{slo.name}_{policy.kind}"
 
 
+def slo_region(slo: SLO) -> str | None:
+    """The region an SLO is about (its indicator reads one region's series), or None."""
+    metrics = slo.indicator.metrics
+    return next((r for r in catalog.REGIONS
+                 if all(m.endswith(f"_{r}") for m in metrics)), None)
+
+
+def slo_labels(slo: SLO, policy: BurnPolicy) -> dict[str, str]:
+    """An SLO alert's labels besides alertname and severity, wherever it is evaluated:
+    the SLO, the policy (page or ticket) and, for a region's SLO, the region, which the
+    Alertmanager inhibit rules match on."""
+    region = slo_region(slo)
+    return {"slo": slo.name, "policy": policy.kind, **({"region": region} if region else {})}
+
+
 def series_id(slo: SLO, c: BurnCondition) -> str:
     return f"{PREFIX}{slo.name}:burn:{c.label}"
 
@@ -54,7 +69,7 @@ def slo_rules(slos: Sequence[SLO]) -> list[Rule]:
                         f"{'page' if policy.kind == 'page' else 'need a ticket'} "
                         f"(objective {slo.objective:g}%)",
                 runbook=book.title if book else "",
-                labels={"slo": slo.name, "policy": policy.kind},
+                labels=slo_labels(slo, policy),
             ))
     return out
 

@@ -3,7 +3,9 @@
 A catalog metric is written once as an expression tree. ``promql()`` spells it for a
 Prometheus server; ``evaluate(prev, cur)`` computes the same quantity from two scrapes
 of raw samples, so both answers come from one definition and cannot drift apart.
-Rates are taken over the interval between the two snapshots.
+Rates are taken over the interval between the two snapshots, as Prometheus's
+``rate()`` takes them over its range; a series born inside the interval is rated the way
+``rate()`` rates it (see ``Rate``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import pairwise
 from typing import Protocol
 
 from collectors.base import Sample
@@ -33,13 +36,24 @@ class Snapshot:
     selectors (six latency metrics read one histogram), so each is computed once.
     """
 
-    def __init__(self, ts: float, samples: Iterable[Sample]) -> None:
+    def __init__(self, ts: float, samples: Iterable[Sample], stale: Iterable[Sample] = (),
+                 previous: Snapshot | None = None) -> None:
         self.ts = ts
         self._by_name: dict[str, list[tuple[LabelKey, Mapping[str, str], float]]] = \
             defaultdict(list)
         for s in samples:
             self._by_name[s.name].append((label_key(s.labels), s.labels, s.value))
         self.memo: dict[object, Vector] = {}
+        # The series this scrape marked stale (vanished since the scrape before), by name.
+        self.stale: dict[str, set[LabelKey]] = defaultdict(set)
+        for s in stale:
+            self.stale[s.name].add(label_key(s.labels))
+        # The scrape before this one, so a rate can find where a young series began; the
+        # owner of the window cuts the link past it (``forget_previous``).
+        self.previous = previous
+
+    def forget_previous(self) -> None:
+        self.previous = None
 
     def series(self, name: str) -> dict[LabelKey, float]:
         return {key: value for key, _, value in self._by_name.get(name, ())}
@@ -142,7 +156,12 @@ def _key_filter(matchers: tuple[Matcher, ...]) -> Callable[[LabelKey], bool]:
 
 @dataclass(frozen=True)
 class Rate:
-    """Per-second increase of a counter; resets count from zero, as in PromQL."""
+    """Per-second increase of a counter; resets count from zero, as in PromQL.
+
+    A series continuous over the window and not reset is read from the window's ends;
+    one born, back from a stale marker or reset inside it, scrape by scrape
+    (``_run_rate``), so both give what ``rate()`` gives over the same scrapes.
+    """
 
     selector: Selector
 
@@ -161,13 +180,77 @@ class Rate:
             out = {k: v for k, v in base.items() if keep(k)}
         elif dt > 0:
             before = self.selector.select(prev)
+            broken = _went_stale(self.selector.name, prev, cur)
             for key, value in self.selector.select(cur).items():
                 old = before.get(key)
-                if old is None:
+                # The common case: continuous and not reset, the increase between the
+                # ends. Otherwise the series is read scrape by scrape over the window.
+                if old is not None and value >= old and key not in broken:
+                    out[key] = (value - old) / dt
                     continue
-                out[key] = ((value - old) if value >= old else value) / dt
+                rate = _run_rate(self.selector, key, prev, cur)
+                if rate is not None:
+                    out[key] = rate
         cur.memo[memo_key] = out
         return out
+
+
+def _went_stale(name: str, prev: Snapshot, cur: Snapshot) -> set[LabelKey]:
+    """Series of ``name`` marked stale by a scrape after ``prev``, up to ``cur``."""
+    out: set[LabelKey] = set()
+    snap: Snapshot | None = cur
+    while snap is not None and snap.ts > prev.ts:
+        if name in snap.stale:
+            out |= snap.stale[name]
+        snap = snap.previous
+    return out
+
+
+def _run_rate(selector: Selector, key: LabelKey, prev: Snapshot, cur: Snapshot
+              ) -> float | None:
+    """``rate()`` of a series that is young, came back or reset in ``[prev.ts, cur.ts]``.
+
+    The series is read over its run: the window's scrapes since it appeared, or since
+    it came back after a stale marker (a vanished series may have restarted from zero,
+    so the rate never runs across the gap). As in Prometheus's ``extrapolatedRate``
+    (promql/functions.go), with ``span`` the run's first-to-last time and ``avg`` its
+    mean spacing:
+
+    - under two samples there is no rate;
+    - the increase counts every drop as a reset from zero (each one, not only one
+      between the window's ends);
+    - towards the window's start the increase is extended by the gap to it, cut to
+      where the counter would have been zero (``span * first / increase``), and by only
+      ``avg / 2`` when that is ``1.1 * avg`` or more; at the end (``cur``) no gap;
+    - the extended increase is divided by the window.
+
+    So a counter born with its first events has a rate from its second sample, its
+    whole count ``v1 / window`` when its zero point is within 1.1 scrapes, as
+    ``rate()`` has; before, it read as no series (an error rate of 0) for a window.
+    """
+    values: list[float] = []
+    times: list[float] = []
+    snap: Snapshot | None = cur
+    while snap is not None and snap.ts >= prev.ts:
+        value = selector.select(snap).get(key)
+        if value is None:
+            break
+        values.append(value)
+        times.append(snap.ts)
+        # Two snapshots not chained (a caller with only the window's ends) are adjacent.
+        snap = snap.previous if snap.previous is not None or snap is prev else prev
+    if len(values) < 2:
+        return None
+    values.reverse()
+    times.reverse()
+    increase = sum((b - a) if b >= a else b for a, b in pairwise(values))
+    span = times[-1] - times[0]
+    avg = span / (len(values) - 1)
+    to_start = times[0] - prev.ts
+    if increase > 0 and values[0] >= 0:
+        to_start = min(to_start, span * values[0] / increase)
+    extended = span + (to_start if to_start < 1.1 * avg else avg / 2)
+    return increase * extended / span / (cur.ts - prev.ts)
 
 
 @dataclass(frozen=True)

@@ -71,9 +71,12 @@ class Scraper:
             results = [c.collect() for c in self.collectors]
         derived = results if self.derive_from is None else \
             [r for r in results if r.target in self.derive_from]
-        snapshot = Snapshot(ts, chain.from_iterable(r.samples for r in derived))
+        snapshot = Snapshot(ts, chain.from_iterable(r.samples for r in derived),
+                            stale=chain.from_iterable(r.stale for r in derived),
+                            previous=self._window[-1] if self._window else None)
         values = derive_all(self._window[0], snapshot) if self._window else {}
         self._window.append(snapshot)
+        self._window[0].forget_previous()  # rates look back no further than the window
         return CycleResult(ts, values, tuple(TargetHealth.of(r) for r in results),
                            tuple(results))
 

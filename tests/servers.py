@@ -1,4 +1,4 @@
-"""Real servers for tests: Redis, PostgreSQL, Prometheus and Alertmanager.
+"""Real servers for tests: Redis, PostgreSQL, Prometheus, Alertmanager, VictoriaMetrics.
 
 Each server runs from the distribution's binary on a free loopback port in its own
 temp dir. ``stop()`` is a real SIGKILL of the whole process tree, so a test can
@@ -37,6 +37,7 @@ REDIS_SERVER = "/usr/bin/redis-server"
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 PROMETHEUS = "/usr/bin/prometheus"
 ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
+VICTORIA_METRICS = "/usr/bin/victoria-metrics"
 
 PG_USER = "ion"
 PG_PASSWORD = "ion"
@@ -452,3 +453,26 @@ class AlertmanagerServer(_ConfiguredHttpServer):
             f"--storage.path={self.dir / 'data'}",
             "--cluster.listen-address=",  # no gossip: a single, isolated instance
         ]
+
+
+class VictoriaMetricsServer(_Server):
+    """Single-node VictoriaMetrics: Prometheus's query API, and an import endpoint."""
+
+    name = "victoria-metrics"
+
+    def __init__(self, binary: str = VICTORIA_METRICS) -> None:
+        super().__init__()
+        self.binary = binary
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def _command(self) -> list[str]:
+        return [require_binary(self.binary), f"-storageDataPath={self.dir / 'data'}",
+                f"-httpListenAddr={self.host}:{self.port}", "-retentionPeriod=100y",
+                # Answer with what was just imported: no 30 s hold-back, no result cache.
+                "-search.latencyOffset=0s", "-search.disableCache", "-loggerLevel=WARN"]
+
+    def _is_ready(self) -> bool:
+        return _http_ready(f"{self.url}/health")

@@ -26,12 +26,20 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
 
 
+def alert_labels(n: Notification) -> dict[str, str]:
+    """The alert's identity in Alertmanager: alertname, severity and the rule's labels,
+    as the exported Prometheus rule gives them (``alerts.export``, ``alerts.slo_export``),
+    so the same alert from the evaluator and from Prometheus is one alert. Who sent it
+    is an annotation, not a label: a label would make them two."""
+    return {**n.labels, "alertname": n.rule, "severity": n.severity}
+
+
 def to_alertmanager(n: Notification, generator_url: str = "",
                     ends_at: float | None = None) -> dict:
     """The alert as Alertmanager takes it; ``ends_at`` bounds a firing one."""
     alert = {
-        "labels": {"alertname": n.rule, "severity": n.severity, "source": "ionmon"},
-        "annotations": {"summary": n.summary, "runbook": n.runbook,
+        "labels": alert_labels(n),
+        "annotations": {"summary": n.summary, "runbook": n.runbook, "source": "ionmon",
                         **({"runbook_url": n.runbook_url} if n.runbook_url else {}),
                         **({"checks": "\n".join(n.checks)} if n.checks else {}),
                         **({"metric": n.metric} if n.metric else {}),

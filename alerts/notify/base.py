@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 log = logging.getLogger("ionmon.alerts.notify")
@@ -24,6 +24,10 @@ class Notification:
     runbook: str = ""
     runbook_url: str = ""
     checks: tuple[str, ...] = ()  # what to look at first, from the runbook
+    # The rule's own labels besides alertname and severity (an SLO's slo, policy and
+    # region): the exported Prometheus rules carry the same ones, so Alertmanager sees
+    # one alert whichever of the two sends it.
+    labels: dict[str, str] = field(default_factory=dict)
 
     @property
     def key(self) -> str:

@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from alerts.evaluator import Transition
@@ -34,11 +34,15 @@ QUEUE_SIZE = 1000  # notifications a memory-queued channel holds before dropping
 JOIN_S = 1.0  # how long closing waits for a worker to notice it should stop
 
 
-def notifications(changes: Sequence[Transition], runbook_base: str = DEFAULT_BASE_URL
+def notifications(changes: Sequence[Transition], runbook_base: str = DEFAULT_BASE_URL,
+                  labels: Mapping[str, Mapping[str, str]] | None = None
                   ) -> list[Notification]:
-    """Only firing and resolution notify: pending is not yet news, inactive no longer."""
+    """Only firing and resolution notify: pending is not yet news, inactive no longer.
+    ``labels``: each rule's labels by rule id (severity among them is the alert's own)."""
     out = []
     for t in changes:
+        extra = {k: v for k, v in (labels or {}).get(t.rule, {}).items()
+                 if k not in ("alertname", "severity")}
         if t.new == "firing" or (t.new == "resolved" and t.old == "firing"):
             spec = SPECS_BY_ID.get(t.rule)
             book = runbook_for(t.rule)
@@ -48,7 +52,7 @@ def notifications(changes: Sequence[Transition], runbook_base: str = DEFAULT_BAS
                 value=t.alert.value,
                 runbook=spec.runbook if spec else (book.title if book else ""),
                 runbook_url=book.url(runbook_base) if book else "",
-                checks=book.checks if book else ()))
+                checks=book.checks if book else (), labels=extra))
     return out
 
 

@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from alerts.runbooks import served_at
 from alerts.settings import Alerting, AlertsSettings
 from alerts.slo import SLO, check_unique, default_slos
 from engine.cluster import EDGE
@@ -121,6 +122,23 @@ class Config(Strict):
     serve: ServeConfig = Field(default_factory=ServeConfig)
     slos: list[SLO] = Field(default_factory=default_slos)
     output_dir: str = "out"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _runbooks_on_the_serve_address(cls, data: Any) -> Any:
+        # Unset, runbook links point at the page this config's ``serve`` serves.
+        if not isinstance(data, dict) or not isinstance(data.get("alerts", {}), dict) \
+                or not isinstance(data.get("serve", {}), dict):
+            return data  # validation names what is wrong
+        alerts = dict(data.get("alerts") or {})
+        if alerts.get("runbook_base_url") is None:
+            try:
+                serve = ServeConfig.model_validate(data.get("serve") or {})
+            except ValidationError:
+                return data  # the serve section's own validation says what is wrong
+            alerts["runbook_base_url"] = served_at(serve.host, serve.port)
+            data = {**data, "alerts": alerts}
+        return data
 
     @field_validator("slos")
     @classmethod

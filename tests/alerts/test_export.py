@@ -29,7 +29,7 @@ def test_promtool_accepts_the_exported_rules(tmp_path, rules):
     path.write_text(prometheus_rules(rules))
     out = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "SUCCESS: 9 rules found" in out.stdout
+    assert "SUCCESS: 10 rules found" in out.stdout  # 9 tuned and region_down
 
 
 def test_amtool_accepts_the_exported_config(tmp_path):
@@ -92,7 +92,7 @@ scrape_configs:
                 time.sleep(0.5)
     finally:
         target.shutdown()
-    assert len(loaded) == 9 and all(r["health"] == "ok" for r in loaded), loaded
+    assert len(loaded) == 10 and all(r["health"] == "ok" for r in loaded), loaded
     assert "region_or_l2_down" in firing
 
 

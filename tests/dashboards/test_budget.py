@@ -124,7 +124,7 @@ def test_every_format_shows_the_budgets(data: DashboardData) -> None:
 
 # --- silences and runbooks -----------------------------------------------------------
 
-def _config(tmp: Path, runbook_base: str = "docs/runbooks.md") -> Config:
+def _config(tmp: Path, runbook_base: str = "http://127.0.0.1:8080/docs/runbooks.md") -> Config:
     return parse_config({"alerts": {"state_path": str(tmp / "alerts.db"),
                                     "rules_path": str(tmp / "rules.yaml"),
                                     "runbook_base_url": runbook_base}})

@@ -294,7 +294,8 @@ def export(ctx: Context, what: str, out_path: str | None, webhook_url: str | Non
         text = slo_rules_yaml(ctx.config.slos, settings.runbook_base_url)
     elif what == "prometheus":
         try:
-            text = prometheus_rules(read_rules(settings.rules_path))
+            text = prometheus_rules(read_rules(settings.rules_path),
+                                    runbook_base=settings.runbook_base_url)
         except RulesFileError as exc:
             fail(f"{exc} (run 'ionmon tune --apply' to write one)")
     else:

@@ -20,7 +20,8 @@ from monitoring.app.cli.context import Context, fail, pass_ctx
               help="Where the backfill ends, a date (default: this week's Monday 00:00 UTC).")
 @click.option("--replace", is_flag=True, help="Rebuild a range the embedded store holds.")
 @click.option("--blocks", "blocks_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=None, help="Also turn the file into TSDB blocks here with promtool "
+              default=None, help="Also turn the file into TSDB blocks here with promtool, "
+                                 "with blocks of the SLO recording rules over the same range "
                                  "(copy them into a Prometheus server's storage path).")
 @pass_ctx
 def export_openmetrics(ctx: Context, out_path: Path, days: int | None, end_text: str | None,
@@ -30,9 +31,10 @@ def export_openmetrics(ctx: Context, out_path: Path, days: int | None, end_text:
     One run fills both, so the embedded store (store.path) and a Prometheus server loaded
     from the file hold the same week: the engine's latencies are measured, not replayed.
     """
+    from alerts.slo_export import slo_rules_yaml
     from monitoring.app.backfill import run_backfill
     from monitoring.app.cli.data import open_backfill_range
-    from monitoring.app.promconfig import JOB, PromtoolError
+    from monitoring.app.promconfig import JOB, PromtoolError, create_rule_blocks
     from monitoring.openmetrics import OpenMetricsRecorder, write_file
     from monitoring.timerange import fmt_ts
 
@@ -62,6 +64,12 @@ def export_openmetrics(ctx: Context, out_path: Path, days: int | None, end_text:
     if blocks_dir is not None:
         try:
             blocks = _blocks_from(out_path, blocks_dir)
+            # Prometheus never evaluates rules over imported history: the SLO series
+            # for the range come as blocks too (evaluated on the scrape grid).
+            if config.slos:
+                blocks += create_rule_blocks(
+                    blocks_dir, [slo_rules_yaml(config.slos, config.alerts.runbook_base_url)],
+                    start, end, eval_interval_s=config.scrape.interval)
         except PromtoolError as exc:
             fail(str(exc))
         click.echo(f"created {len(blocks)} blocks in {blocks_dir}: copy them into the "
@@ -103,12 +111,16 @@ def _targets(pairs: tuple[str, ...]) -> dict[str, str]:
                    "every region; 'ionmon serve' and the engine print their URLs).")
 @click.option("--rules", "rules_files", multiple=True,
               help="Rules file to load, as written by 'ionmon export prometheus --out'.")
+@click.option("--alertmanager", "alertmanager_url", default=None, metavar="URL",
+              help="Alertmanager to send alerts to "
+                   "(default: alerts.channels.alertmanager.url).")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Write here instead of stdout.")
 @pass_ctx
 def prometheus_config(ctx: Context, target_pairs: tuple[str, ...], rules_files: tuple[str, ...],
-                      out_path: Path | None) -> None:
-    """Write a prometheus.yml that scrapes the engine's regions and edge and loads the rules."""
+                      alertmanager_url: str | None, out_path: Path | None) -> None:
+    """Write a prometheus.yml that scrapes the engine's regions and edge, loads the rules
+    and sends alerts to the Alertmanager."""
     from engine.cluster import EDGE
     from monitoring.app.promconfig import prometheus_yml
 
@@ -120,12 +132,18 @@ def prometheus_config(ctx: Context, target_pairs: tuple[str, ...], rules_files: 
         fail(f"--target missing for {', '.join(missing)}: the engine serves each of "
              f"{', '.join(needed)} on its own port", 2)
     extra = {t.name: t.url for t in config.scrape.targets if t.kind == "exposition"}
+    am = config.alerts.channels.alertmanager
+    alertmanager_url = alertmanager_url or (am.url if am else None)
+    if alertmanager_url is None:
+        click.echo("no Alertmanager (--alertmanager or alerts.channels.alertmanager.url): "
+                   "this Prometheus will evaluate alerts but notify nobody", err=True)
     try:
         text = prometheus_yml(
             {n: targets[n] for n in [*needed, *targets]}, extra_targets=extra,
             rules_files=rules_files,
             scrape_interval_s=config.scrape.interval, scrape_timeout_s=config.scrape.timeout,
-            evaluation_interval_s=config.schedule.evaluate_interval)
+            evaluation_interval_s=config.schedule.evaluate_interval,
+            alertmanager_url=alertmanager_url)
     except ValueError as exc:
         fail(str(exc), 2)
     if out_path:

@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from alerts.notify.am_silences import AlertmanagerSilences, SilenceSyncError
+from alerts.runbooks import RUNBOOKS_PATH, runbooks_markdown
 from alerts.silence import SilenceStore
 from dashboards.definitions import DASHBOARDS
 from dashboards.loader import load_configured
@@ -161,6 +162,8 @@ def make_router(config: Config, store: Store, state: JobStateDB, registry: Colle
             return Page(200, "text/html; charset=utf-8", page.encode())
         if path == "/metrics":
             return Page(200, CONTENT_TYPE_LATEST, generate_latest(registry))
+        if path == RUNBOOKS_PATH:  # what alerts' runbook_url links to
+            return Page(200, "text/markdown; charset=utf-8", runbooks_markdown().encode())
         return Page(404, "text/plain; charset=utf-8", b"not found: try / or /status\n")
 
     return route

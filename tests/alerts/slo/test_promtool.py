@@ -149,3 +149,18 @@ def test_ticket_slow_window(tmp_path, burn, before, after):
     })
     out = _run(tmp_path, [case])
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_a_young_series_is_not_read_as_a_long_burn(tmp_path):
+    # Burn 5.4 from the first minute of data: the 1d and 2h windows both read 5.4x at
+    # once, but the 1d window holds under half its minutes until minute 720, so the
+    # ticket waits for it, as the embedded burn rates' coverage guard does.
+    case = _case(730, 0, _errors_for(5.4), {
+        "slo_availability_ticket@fresh": (100, False),
+        "slo_availability_ticket@young": (715, False),
+        "slo_availability_ticket@covered": (725, True),
+        "slo_availability_page@never": (725, False),
+    }, exprs=[{"expr": f'{ratio_name(86400)}{{slo="availability"}}', "eval_time": "600m",
+               "exp_samples": []}])
+    out = _run(tmp_path, [case])
+    assert out.returncode == 0, out.stdout + out.stderr
