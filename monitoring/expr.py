@@ -41,6 +41,16 @@ class Snapshot:
             self._by_name[s.name].append((label_key(s.labels), s.labels, s.value))
         self.memo: dict[object, Vector] = {}
 
+    @classmethod
+    def from_rows(cls, ts: float,
+                  rows: Iterable[tuple[str, LabelKey, Mapping[str, str], float]]) -> Snapshot:
+        """A snapshot of ``(name, label key, labels, value)`` rows whose keys are known."""
+        snap = cls(ts, ())
+        by_name = snap._by_name
+        for name, key, labels, value in rows:
+            by_name[name].append((key, labels, value))
+        return snap
+
     def series(self, name: str) -> dict[LabelKey, float]:
         return {key: value for key, _, value in self._by_name.get(name, ())}
 

@@ -7,15 +7,16 @@ stable ratio or quantile.
 
 from __future__ import annotations
 
+from array import array
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import chain
 
-from collectors.base import Collector, ScrapeResult
+from collectors.base import Collector, Sample, ScrapeResult
 from monitoring.catalog import derive_all
-from monitoring.expr import Snapshot
+from monitoring.expr import LabelKey, Snapshot, label_key
 from monitoring.store.base import Point
 
 
@@ -63,11 +64,90 @@ class Scraper:
         else:
             results = [c.collect() for c in self.collectors]
         snapshot = Snapshot(ts, chain.from_iterable(r.samples for r in results))
+        return self.derive(snapshot, tuple(TargetHealth.of(r) for r in results),
+                           tuple(results))
+
+    def derive(self, snapshot: Snapshot, health: tuple[TargetHealth, ...],
+               results: tuple[ScrapeResult, ...] = ()) -> CycleResult:
+        """The cycle of a snapshot collected elsewhere (``cycle`` collects, then derives)."""
         values = derive_all(self._window[0], snapshot) if self._window else {}
         self._window.append(snapshot)
-        return CycleResult(ts, values, tuple(TargetHealth.of(r) for r in results),
-                           tuple(results))
+        return CycleResult(snapshot.ts, values, health, results)
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+# A target's scrape in a frame: target, ts, up, duration, reason, rejected, then the
+# series ids, values and timestamps of its samples and of its stale markers.
+_TargetFrame = tuple[str, float, bool, float, str | None, tuple[str, ...],
+                     array, array, array, array, array, array]
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One cycle's scrapes in a compact form for another process: every series is
+    sent once, with its labels, then by id; values and timestamps go as arrays."""
+
+    ts: float
+    new_series: tuple[tuple[str, dict[str, str]], ...]  # ids continue the table
+    targets: tuple[_TargetFrame, ...]
+
+
+class FrameEncoder:
+    def __init__(self) -> None:
+        self._ids: dict[tuple[str, str, tuple[tuple[str, str], ...]], int] = {}
+
+    def encode(self, ts: float, results: Sequence[ScrapeResult]) -> Frame:
+        new: list[tuple[str, dict[str, str]]] = []
+        targets = []
+        for r in results:
+            parts: list[array] = []
+            for samples in (r.samples, r.stale):
+                ids, values, stamps = array("q"), array("d"), array("d")
+                for s in samples:
+                    key = (r.target, s.name, tuple(s.labels.items()))
+                    sid = self._ids.get(key)
+                    if sid is None:
+                        sid = self._ids[key] = len(self._ids)
+                        new.append((s.name, dict(s.labels)))
+                    ids.append(sid)
+                    values.append(s.value)
+                    stamps.append(s.ts)
+                parts += (ids, values, stamps)
+            targets.append((r.target, r.ts, r.up, r.duration_s, r.reason, tuple(r.rejected),
+                            *parts))
+        return Frame(ts, tuple(new), tuple(targets))  # type: ignore[arg-type]
+
+
+class FrameDecoder:
+    """Turns frames back into snapshots, and into the scrape results when asked."""
+
+    def __init__(self) -> None:
+        self._series: list[tuple[str, LabelKey, dict[str, str]]] = []
+
+    def decode(self, frame: Frame, with_results: bool = False
+               ) -> tuple[Snapshot, tuple[TargetHealth, ...], tuple[ScrapeResult, ...]]:
+        table = self._series
+        for name, labels in frame.new_series:
+            table.append((name, label_key(labels), labels))
+        rows = []
+        health = []
+        results = []
+        for (target, ts, up, duration, reason, rejected,
+             ids, values, stamps, stale_ids, stale_values, stale_stamps) in frame.targets:
+            for sid, value in zip(ids, values, strict=True):
+                name, key, labels = table[sid]
+                rows.append((name, key, labels, value))
+            health.append(TargetHealth(target, up, reason, duration, len(ids)))
+            if with_results:
+                results.append(ScrapeResult(
+                    target, ts, up, duration, self._samples(ids, values, stamps), reason,
+                    rejected, self._samples(stale_ids, stale_values, stale_stamps)))
+        return Snapshot.from_rows(frame.ts, rows), tuple(health), tuple(results)
+
+    def _samples(self, ids: array, values: array, stamps: array) -> tuple[Sample, ...]:
+        table = self._series
+        return tuple(Sample(table[i][0], table[i][2], v, t)
+                     for i, v, t in zip(ids, values, stamps, strict=True))
