@@ -14,9 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import chain
 
+import numpy as np
+
 from collectors.base import Collector, Sample, ScrapeResult
 from monitoring.catalog import derive_all
-from monitoring.expr import LabelKey, Snapshot, label_key
+from monitoring.expr import Keys, LabelKey, Snapshot, label_key
 from monitoring.store.base import Point
 
 
@@ -79,6 +81,8 @@ class Scraper:
             self._pool.shutdown(wait=False, cancel_futures=True)
 
 
+MAX_LAYOUTS = 64  # sets of series a decoder remembers (targets going down and up)
+
 # A target's scrape in a frame: target, ts, up, duration, reason, rejected, then the
 # series ids, values and timestamps of its samples and of its stale markers.
 _TargetFrame = tuple[str, float, bool, float, str | None, tuple[str, ...],
@@ -122,30 +126,57 @@ class FrameEncoder:
 
 
 class FrameDecoder:
-    """Turns frames back into snapshots, and into the scrape results when asked."""
+    """Turns frames back into snapshots, and into the scrape results when asked.
+
+    A snapshot holds each name's series as a column; the layout (which positions of a
+    frame make which column) is the same scrape after scrape, so it is worked out once
+    per set of series and its key tuples are shared by every snapshot that has it.
+    """
 
     def __init__(self) -> None:
         self._series: list[tuple[str, LabelKey, dict[str, str]]] = []
+        self._layouts: dict[bytes, dict[str, tuple[Keys, tuple[dict[str, str], ...],
+                                                    np.ndarray]]] = {}
 
     def decode(self, frame: Frame, with_results: bool = False
                ) -> tuple[Snapshot, tuple[TargetHealth, ...], tuple[ScrapeResult, ...]]:
-        table = self._series
         for name, labels in frame.new_series:
-            table.append((name, label_key(labels), labels))
-        rows = []
+            self._series.append((name, label_key(labels), labels))
+        every_id, every_value = array("q"), array("d")
         health = []
         results = []
         for (target, ts, up, duration, reason, rejected,
              ids, values, stamps, stale_ids, stale_values, stale_stamps) in frame.targets:
-            for sid, value in zip(ids, values, strict=True):
-                name, key, labels = table[sid]
-                rows.append((name, key, labels, value))
+            every_id.extend(ids)
+            every_value.extend(values)
             health.append(TargetHealth(target, up, reason, duration, len(ids)))
             if with_results:
                 results.append(ScrapeResult(
                     target, ts, up, duration, self._samples(ids, values, stamps), reason,
                     rejected, self._samples(stale_ids, stale_values, stale_stamps)))
-        return Snapshot.from_rows(frame.ts, rows), tuple(health), tuple(results)
+        layout = self._layout(every_id)
+        values_all = np.frombuffer(every_value, dtype=float) if every_value else np.zeros(0)
+        columns = {name: (keys, labels, values_all[positions])
+                   for name, (keys, labels, positions) in layout.items()}
+        return Snapshot.from_columns(frame.ts, columns), tuple(health), tuple(results)
+
+    def _layout(self, ids: array) -> dict[str, tuple[Keys, tuple[dict[str, str], ...],
+                                                      np.ndarray]]:
+        signature = ids.tobytes()
+        layout = self._layouts.get(signature)
+        if layout is None:
+            by_name: dict[str, list[int]] = {}
+            for position, sid in enumerate(ids):
+                by_name.setdefault(self._series[sid][0], []).append(position)
+            layout = {}
+            for name, positions in by_name.items():
+                rows = [self._series[ids[p]] for p in positions]
+                layout[name] = (tuple(r[1] for r in rows), tuple(r[2] for r in rows),
+                                np.array(positions, dtype=np.intp))
+            if len(self._layouts) >= MAX_LAYOUTS:
+                self._layouts.clear()
+            self._layouts[signature] = layout
+        return layout
 
     def _samples(self, ids: array, values: array, stamps: array) -> tuple[Sample, ...]:
         table = self._series
