@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from array import array
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import chain
@@ -100,29 +100,44 @@ class Frame:
 
 
 class FrameEncoder:
+    """Numbers each series the first time it is seen and sends it by number after.
+
+    A target whose samples name the same series in the same order as last time (the
+    usual case) reuses last time's numbers: two list comparisons instead of a lookup
+    per sample.
+    """
+
     def __init__(self) -> None:
         self._ids: dict[tuple[str, str, tuple[tuple[str, str], ...]], int] = {}
+        self._last: dict[tuple[str, bool], tuple[list[str], list[Mapping[str, str]], array]] = {}
 
     def encode(self, ts: float, results: Sequence[ScrapeResult]) -> Frame:
         new: list[tuple[str, dict[str, str]]] = []
         targets = []
         for r in results:
             parts: list[array] = []
-            for samples in (r.samples, r.stale):
-                ids, values, stamps = array("q"), array("d"), array("d")
-                for s in samples:
-                    key = (r.target, s.name, tuple(s.labels.items()))
-                    sid = self._ids.get(key)
-                    if sid is None:
-                        sid = self._ids[key] = len(self._ids)
-                        new.append((s.name, dict(s.labels)))
-                    ids.append(sid)
-                    values.append(s.value)
-                    stamps.append(s.ts)
-                parts += (ids, values, stamps)
+            for stale, samples in ((False, r.samples), (True, r.stale)):
+                names = [s.name for s in samples]
+                labels = [s.labels for s in samples]
+                last = self._last.get((r.target, stale))
+                if last is not None and last[0] == names and last[1] == labels:
+                    ids = last[2]
+                else:
+                    ids = array("q", [self._id(r.target, s, new) for s in samples])
+                    self._last[(r.target, stale)] = (names, labels, ids)
+                parts += (ids, array("d", [s.value for s in samples]),
+                          array("d", [s.ts for s in samples]))
             targets.append((r.target, r.ts, r.up, r.duration_s, r.reason, tuple(r.rejected),
                             *parts))
         return Frame(ts, tuple(new), tuple(targets))  # type: ignore[arg-type]
+
+    def _id(self, target: str, s: Sample, new: list[tuple[str, dict[str, str]]]) -> int:
+        key = (target, s.name, tuple(s.labels.items()))
+        sid = self._ids.get(key)
+        if sid is None:
+            sid = self._ids[key] = len(self._ids)
+            new.append((s.name, dict(s.labels)))
+        return sid
 
 
 class FrameDecoder:
