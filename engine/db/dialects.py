@@ -38,8 +38,8 @@ class SqliteDialect:
         # Autocommit mode; writes open explicit transactions.
         conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         conn.execute("PRAGMA journal_mode=WAL")
-        # The modelled service's own database, thrown away with the engine (it is not
-        # the monitoring store): a commit need not survive a power cut, so no fsync.
+        # The modelled service's own database, not the monitoring store: its durability
+        # is no promise of the platform, so a commit does not wait for an fsync.
         conn.execute("PRAGMA synchronous=OFF")
         return conn
 
