@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
-from queue import Empty
+from queue import Empty, Full
 
 from collectors.registry import RegistryCollector
 from engine.cluster import Cluster
@@ -187,13 +187,31 @@ def _engine_process(config: Config, start: float, end: float, first: int,
         for item in _frames(config, start, end, first):
             batch.append(item)
             if len(batch) == FRAMES_PER_MESSAGE:
-                out.put(batch)
+                _send(out, batch)
                 batch = []
-        out.put(batch)
-        out.put(None)
+        _send(out, batch)
+        _send(out, None)
+    except _Orphaned:
+        out.cancel_join_thread()  # what is buffered has no reader: exit without it
+        return
     except BaseException as exc:  # the other process raises it, with this traceback
         out.put(EngineFailed("".join(traceback.format_exception(exc))))
         raise
+
+
+class _Orphaned(Exception):
+    """The process that reads the scrapes is gone (killed): nobody needs the rest."""
+
+
+def _send(out: multiprocessing.queues.Queue, message: object) -> None:
+    parent = multiprocessing.parent_process()
+    while True:
+        try:
+            out.put(message, timeout=1.0)
+            return
+        except Full:
+            if parent is not None and not parent.is_alive():
+                raise _Orphaned from None
 
 
 class EngineFailed(RuntimeError):
