@@ -4,7 +4,8 @@ Every scrape interval (a virtual minute by default) the engine serves that inter
 modelled requests, the faults
 scheduled for it start or stop, and then the engine is scraped in process through
 the same collector protocol as live (no text round trip) and the catalog metrics
-derived from the scrape are written to the store in batches.
+derived from the scrape are written to the store in batches. The engine runs in a
+process of its own, so serving and derivation use a core each.
 """
 
 from __future__ import annotations
