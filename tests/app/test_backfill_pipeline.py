@@ -22,6 +22,7 @@ def test_the_engine_process_exits_when_the_backfill_is_killed(tmp_path: Path) ->
     proc = subprocess.Popen(
         [sys.executable, "-m", "monitoring", "--config", str(config), "backfill",
          "--end", END, "--no-progress"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    engine = None
     try:
         engine = _engine_child(proc.pid, deadline=time.monotonic() + 120)
         os.kill(proc.pid, signal.SIGKILL)
@@ -31,8 +32,8 @@ def test_the_engine_process_exits_when_the_backfill_is_killed(tmp_path: Path) ->
     finally:
         if proc.poll() is None:
             proc.kill()
-        for child in psutil.Process().children(recursive=True):
-            child.kill()
+        if engine is not None and engine.is_running():
+            engine.kill()
 
 
 def _engine_child(pid: int, deadline: float) -> psutil.Process:
