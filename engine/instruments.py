@@ -13,7 +13,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache, reduce
-from itertools import accumulate, count
+from itertools import accumulate, count, repeat
 from operator import add
 from typing import Any
 
@@ -438,15 +438,21 @@ def _histogram(name: str, doc: str, label: str, region: str, bounds: tuple[float
     """
     f = HistogramMetricFamily(name, doc, labels=["region", label])
     bucket, count, sum_ = f"{name}_bucket", f"{name}_count", f"{name}_sum"
-    append = f.samples.append
+    samples = f.samples
     for key, (counts, total) in sorted(values.items()):
         series, buckets = _histogram_labels(region, label, key, bounds)
-        cumulative = 0
-        for labels, cumulative in zip(buckets, accumulate(counts), strict=True):
-            append(Sample(bucket, labels, cumulative))
-        append(Sample(count, series, cumulative))
-        append(Sample(sum_, series, total))
+        cumulative = list(accumulate(counts))
+        # The bucket samples built without a Python call each (Sample's own __new__ is
+        # one): a thousand of them every scrape minute of a backfill.
+        samples += map(_new_tuple, repeat(Sample), map(
+            add, zip(repeat(bucket), buckets, cumulative), repeat(_UNSET_FIELDS)))
+        samples.append(Sample(count, series, cumulative[-1]))
+        samples.append(Sample(sum_, series, total))
     return f
+
+
+_new_tuple = tuple.__new__
+_UNSET_FIELDS = (None,) * (len(Sample._fields) - 3)  # after name, labels and value
 
 
 @lru_cache(maxsize=4096)

@@ -17,16 +17,23 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import pairwise
-from typing import Protocol
+from typing import Protocol, TypeVar
+
+import numpy as np
 
 from collectors.base import Sample
 
 LabelKey = tuple[tuple[str, str], ...]
 Vector = dict[LabelKey, float]
+_T = TypeVar("_T")
 
 
 def label_key(labels: Mapping[str, str]) -> LabelKey:
     return tuple(sorted(labels.items()))
+
+
+Keys = tuple[LabelKey, ...]
+Column = tuple[Keys, tuple[Mapping[str, str], ...], np.ndarray]
 
 
 class Snapshot:
@@ -34,6 +41,9 @@ class Snapshot:
 
     Selections and rates are memoised per snapshot: the 25 metrics share a handful of
     selectors (six latency metrics read one histogram), so each is computed once.
+
+    A name's series can also be held as a column (their label keys and an array of
+    values), which is how a backfill hands over its scrapes; rows are made on demand.
     """
 
     def __init__(self, ts: float, samples: Iterable[Sample], stale: Iterable[Sample] = (),
@@ -43,6 +53,7 @@ class Snapshot:
             defaultdict(list)
         for s in samples:
             self._by_name[s.name].append((label_key(s.labels), s.labels, s.value))
+        self._columns: dict[str, Column] = {}
         self.memo: dict[object, Vector] = {}
         # The series this scrape marked stale (vanished since the scrape before), by name.
         self.stale: dict[str, set[LabelKey]] = defaultdict(set)
@@ -55,14 +66,73 @@ class Snapshot:
     def forget_previous(self) -> None:
         self.previous = None
 
+    @classmethod
+    def from_columns(cls, ts: float, columns: dict[str, Column], stale: Iterable[Sample] = ()
+                     ) -> Snapshot:
+        snap = cls(ts, (), stale)
+        snap._columns = columns
+        return snap
+
     def series(self, name: str) -> dict[LabelKey, float]:
-        return {key: value for key, _, value in self._by_name.get(name, ())}
+        return {key: value for key, _, value in self.rows(name)}
 
     def rows(self, name: str) -> list[tuple[LabelKey, Mapping[str, str], float]]:
-        return self._by_name.get(name, [])
+        rows = self._by_name.get(name)
+        if rows is None:
+            column = self._columns.get(name)
+            if column is None:
+                return []
+            keys, labels, values = column
+            rows = self._by_name[name] = list(zip(keys, labels, values.tolist(), strict=True))
+        return rows
 
     def names(self) -> list[str]:
-        return sorted(self._by_name)
+        return sorted({*self._by_name, *self._columns})
+
+    def column(self, name: str) -> tuple[Keys, np.ndarray] | None:
+        """The label keys and values of ``name``'s series; None when two share a key."""
+        column = self._columns.get(name)
+        if column is None:
+            rows = self._by_name.get(name, [])
+            column = self._columns[name] = (
+                tuple(k for k, _, _ in rows), tuple(labels for _, labels, _ in rows),
+                np.array([v for _, _, v in rows], dtype=float))
+        keys, _, values = column
+        return (keys, values) if _ONCE.get(keys, "unique", lambda: _distinct(keys)) else None
+
+    def adopt(self, name: str, keys: Keys) -> None:
+        """Hold ``name``'s keys as ``keys``, an equal tuple, so layouts can be reused."""
+        _, labels, values = self._columns[name]
+        self._columns[name] = (keys, labels, values)
+
+
+def _distinct(keys: Keys) -> bool:
+    return len(set(keys)) == len(keys)
+
+
+class _PerKeys:
+    """Values computed once per tuple of label keys (a layout every scrape shares).
+
+    Looked up by the tuple's identity, not its hash: hashing a thousand label keys
+    costs as much as the work saved. The tuple is kept alive with its entry.
+    """
+
+    def __init__(self, size: int = 512) -> None:
+        self._size = size
+        self._entries: dict[tuple[int, object], tuple[Keys, object]] = {}
+
+    def get(self, keys: Keys, what: object, compute: Callable[[], _T]) -> _T:
+        entry = self._entries.get((id(keys), what))
+        if entry is not None and entry[0] is keys:
+            return entry[1]  # type: ignore[return-value]
+        if len(self._entries) >= self._size:
+            self._entries.clear()
+        value = compute()
+        self._entries[(id(keys), what)] = (keys, value)
+        return value
+
+
+_ONCE = _PerKeys()
 
 
 @lru_cache(maxsize=256)
@@ -160,7 +230,8 @@ class Rate:
 
     A series continuous over the window and not reset is read from the window's ends;
     one born, back from a stale marker or reset inside it, scrape by scrape
-    (``_run_rate``), so both give what ``rate()`` gives over the same scrapes.
+    (``_run_rate``), so both give what ``rate()`` gives over the same scrapes. When
+    every series of a name is continuous, the ends are read as arrays (``_rate_column``).
     """
 
     selector: Selector
@@ -174,7 +245,16 @@ class Rate:
             return cur.memo[memo_key]
         dt = cur.ts - prev.ts
         out: Vector = {}
-        if self.selector.matchers:  # filter the unfiltered rates, which are shared
+        column = _rate_column(self.selector.name, prev, cur)
+        if column is not None:
+            keys, rates = column
+            if self.selector.matchers:
+                kept, positions = _ONCE.get(keys, ("filter", self.selector.matchers),
+                                            lambda: _filtered(keys, self.selector.key_filter()))
+                out = dict(zip(kept, rates[positions].tolist(), strict=True))
+            else:
+                out = dict(zip(keys, rates.tolist(), strict=True))
+        elif self.selector.matchers:  # filter the unfiltered rates, which are shared
             base = Rate(Selector(self.selector.name)).evaluate(prev, cur)
             keep = self.selector.key_filter()
             out = {k: v for k, v in base.items() if keep(k)}
@@ -251,6 +331,33 @@ def _run_rate(selector: Selector, key: LabelKey, prev: Snapshot, cur: Snapshot
         to_start = min(to_start, span * values[0] / increase)
     extended = span + (to_start if to_start < 1.1 * avg else avg / 2)
     return increase * extended / span / (cur.ts - prev.ts)
+
+
+def _rate_column(name: str, prev: Snapshot, cur: Snapshot) -> tuple[Keys, np.ndarray] | None:
+    """``Rate``'s per-series loop over arrays, when both scrapes hold the same series.
+
+    The common case of the loop, element by element: ``value - old`` over the interval.
+    Series that appeared, vanished, went stale or were reset between the two scrapes make
+    this None, and the loop in ``Rate.evaluate`` reads them as ``rate()`` does.
+    """
+    memo_key = ("rate column", name, prev.ts)
+    if memo_key not in cur.memo:
+        out = None
+        dt = cur.ts - prev.ts
+        before, now = prev.column(name), cur.column(name)
+        if dt > 0 and before is not None and now is not None and (
+                before[0] is now[0] or before[0] == now[0]) and not _went_stale(name, prev, cur):
+            cur.adopt(name, before[0])
+            old, new = before[1], now[1]
+            if bool((new >= old).all()):
+                out = (before[0], (new - old) / dt)
+        cur.memo[memo_key] = out  # type: ignore[assignment]
+    return cur.memo[memo_key]  # type: ignore[return-value]
+
+
+def _filtered(keys: Keys, keep: Callable[[LabelKey], bool]) -> tuple[Keys, np.ndarray]:
+    positions = [i for i, key in enumerate(keys) if keep(key)]
+    return tuple(keys[i] for i in positions), np.array(positions, dtype=np.intp)
 
 
 @dataclass(frozen=True)
@@ -445,6 +552,18 @@ class HistogramQuantile:
         Memoised per selector and grouping: p50, p95 and p99 read the same sums.
         """
         memo_key = ("buckets", self.selector, self.by, prev.ts)
+        column = None if memo_key in cur.memo else \
+            _rate_column(self.selector.name + "_bucket", prev, cur)
+        if column is not None:
+            keys, rates = column
+            positions, slots, groups = _ONCE.get(
+                keys, ("buckets", self.selector, self.by),
+                lambda: _bucket_slots(keys, self.selector.key_filter(), self.by))
+            sums = np.bincount(slots, weights=rates[positions], minlength=len(groups))
+            columnar: dict[LabelKey, dict[float, float]] = {}
+            for (group, le), total in zip(groups, sums.tolist(), strict=True):
+                columnar.setdefault(group, {})[le] = total
+            cur.memo[memo_key] = columnar  # type: ignore[assignment]
         if memo_key not in cur.memo:
             grouped: dict[LabelKey, dict[float, float]] = defaultdict(lambda: defaultdict(float))
             keep = self.selector.key_filter()
@@ -455,6 +574,24 @@ class HistogramQuantile:
                         target[le] += value
             cur.memo[memo_key] = grouped  # type: ignore[assignment]
         return cur.memo[memo_key]  # type: ignore[return-value]
+
+
+def _bucket_slots(keys: Keys, keep: Callable[[LabelKey], bool], by: tuple[str, ...]
+                  ) -> tuple[np.ndarray, np.ndarray, list[tuple[LabelKey, float]]]:
+    """Which bucket series go into which (group, le) sum, in the order ``_buckets``
+    adds them: histogram by histogram, as each first appears."""
+    first_seen: dict[LabelKey, int] = {}
+    picked = []
+    for i, key in enumerate(keys):
+        rest, le = _split_le(key)
+        if keep(rest):
+            picked.append((first_seen.setdefault(rest, len(first_seen)), i, rest, le))
+    picked.sort(key=lambda p: (p[0], p[1]))
+    slot_of: dict[tuple[LabelKey, float], int] = {}
+    slots = [slot_of.setdefault((_project(rest, by), le), len(slot_of))
+             for _, _, rest, le in picked]
+    return (np.array([p[1] for p in picked], dtype=np.intp), np.array(slots, dtype=np.intp),
+            list(slot_of))
 
 
 def _histograms(name: str, prev: Snapshot, cur: Snapshot) -> dict[LabelKey, dict[float, float]]:

@@ -4,16 +4,22 @@ Every scrape interval (a virtual minute by default) the engine serves that inter
 modelled requests, the faults
 scheduled for it start or stop, and then the engine is scraped in process through
 the same collector protocol as live (no text round trip) and the catalog metrics
-derived from the scrape are written to the store in batches.
+derived from the scrape are written to the store in batches. The engine runs in a
+process of its own, so serving and derivation use a core each.
 """
 
 from __future__ import annotations
 
 import gc
 import math
+import multiprocessing
+import multiprocessing.queues
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from multiprocessing.process import BaseProcess
+from queue import Empty, Full
 
 from collectors.registry import RegistryCollector
 from engine.cluster import Cluster
@@ -23,13 +29,15 @@ from monitoring.app.config import Config, FaultSpec
 from monitoring.catalog import RECORDED
 from monitoring.clock import VirtualClock
 from monitoring.groundtruth import FaultLog, FaultRecord
-from monitoring.scrape import CycleResult, Scraper
+from monitoring.scrape import CycleResult, Frame, FrameDecoder, FrameEncoder, Scraper
 from monitoring.store.base import Point, StoreError
 from monitoring.store.sqlite import SQLiteStore
 from monitoring.timerange import week_start
 
 MINUTE = 60.0
 BATCH_CYCLES = 30  # scrape cycles per commit: a killed backfill loses at most these
+FRAMES_PER_MESSAGE = 10  # cycles the engine process sends at once
+QUEUED_MESSAGES = 16  # how far the engine may run ahead of the derivation
 
 
 @dataclass
@@ -121,6 +129,116 @@ def _rare_full_collections() -> Iterator[None]:
         gc.set_threshold(*threshold)
 
 
+def _frames(config: Config, start: float, end: float, first: int
+            ) -> Iterator[tuple[bool, int, Frame]]:
+    """The engine's side of a backfill: ``(priming, requests served, scrapes)`` per cycle.
+
+    First the scrapes that prime the rate window, then one per cycle from ``first`` on,
+    each after that interval's faults started or stopped and its requests were served.
+    """
+    step = config.scrape.interval
+    total = int((end - start) // step)
+    resume_at = start + first * step
+    warmup = max(config.backfill.warmup, config.scrape.rate_window)
+    clock = VirtualClock(resume_at - warmup - MINUTE)
+    cluster = Cluster(config.engine, clock)
+    traffic = TrafficModel(config.engine)
+    cluster.faults.attach_traffic(traffic.demand)
+    encoder = FrameEncoder()
+    with _rare_full_collections(), cluster:
+        registries = cluster.registries
+        collectors = [
+            RegistryCollector(name, (lambda n=name: registries().get(n)), clock)
+            for name in ("edge", *config.engine.regions)
+        ]
+
+        def scrape() -> Frame:
+            return encoder.encode(clock.now(), [c.collect() for c in collectors])
+
+        # The service was running before the range: serve the warm-up unrecorded, so
+        # the week does not open on cold caches, then prime the rate window.
+        for i in range(int((warmup - config.scrape.rate_window) // MINUTE)):
+            _serve(cluster, traffic, clock, resume_at - warmup + i * MINUTE)
+        for i in range(config.scrape.window_scrapes):
+            t = resume_at - config.scrape.rate_window + i * step
+            served = _serve(cluster, traffic, clock, t, step)
+            yield True, served, scrape()
+        events = _fault_events(list(config.backfill.faults), start)
+        if first:  # a resumed run starts the faults still on at its start, skips those over
+            events = [e for e in events if e.at >= resume_at or (
+                e.begin and e.at + max(e.spec.duration, MINUTE) > resume_at)]
+        next_event = 0
+        for cycle in range(first, total):
+            t0 = start + cycle * step
+            while next_event < len(events) and events[next_event].at < t0 + step:
+                event = events[next_event]
+                clock.set(max(clock.now(), event.at))
+                kind, target, params = _engine_fault(event.spec)
+                if event.begin:
+                    cluster.faults.start(kind, target, **params)
+                else:
+                    cluster.faults.stop(kind, target)
+                next_event += 1
+            served = _serve(cluster, traffic, clock, t0, step)
+            yield False, served, scrape()
+
+
+def _engine_process(config: Config, start: float, end: float, first: int,
+                    out: multiprocessing.queues.Queue) -> None:
+    """Run the engine and send its scrapes, a few cycles a message; None at the end."""
+    try:
+        batch = []
+        for item in _frames(config, start, end, first):
+            batch.append(item)
+            if len(batch) == FRAMES_PER_MESSAGE:
+                _send(out, batch)
+                batch = []
+        _send(out, batch)
+        _send(out, None)
+    except _Orphaned:
+        out.cancel_join_thread()  # what is buffered has no reader: exit without it
+        return
+    except BaseException as exc:  # the other process raises it, with this traceback
+        out.put(EngineFailed("".join(traceback.format_exception(exc))))
+        raise
+
+
+class _Orphaned(Exception):
+    """The process that reads the scrapes is gone (killed): nobody needs the rest."""
+
+
+def _send(out: multiprocessing.queues.Queue, message: object) -> None:
+    parent = multiprocessing.parent_process()
+    while True:
+        try:
+            out.put(message, timeout=1.0)
+            return
+        except Full:
+            if parent is not None and not parent.is_alive():
+                raise _Orphaned from None
+
+
+class EngineFailed(RuntimeError):
+    """The engine process of a backfill failed; the message is its traceback."""
+
+
+def _received(queue: multiprocessing.queues.Queue, process: BaseProcess
+              ) -> Iterator[tuple[bool, int, Frame]]:
+    while True:
+        try:
+            message = queue.get(timeout=1.0)
+        except Empty:
+            if not process.is_alive():
+                raise EngineFailed(f"the backfill's engine process exited with code "
+                                   f"{process.exitcode} before it finished") from None
+            continue
+        if message is None:
+            return
+        if isinstance(message, EngineFailed):
+            raise message
+        yield from message
+
+
 def run_backfill(
     config: Config,
     store: SQLiteStore,
@@ -137,77 +255,61 @@ def run_backfill(
     The store records the range and, with each batch, how far it got; when it holds an
     unfinished record of this range (a killed run, or a range extended on to now by
     ``prepare_range``), only the rest is filled.
+
+    Two processes share the work, one core each: a child runs the engine, serving the
+    modelled requests and collecting its registries continuously; this one derives the
+    catalog metrics from those scrapes and writes them.
     """
     end = start + days * 86400 if end is None else end
     step = config.scrape.interval
     total = int((end - start) // step)
     run = store.begin_backfill(start, end)
     first = round((run.done_until - start) / step)  # cycles already committed
-    resume_at = start + first * step
-    warmup = max(config.backfill.warmup, config.scrape.rate_window)
-    clock = VirtualClock(resume_at - warmup - MINUTE)
-    cluster = Cluster(config.engine, clock)
-    traffic = TrafficModel(config.engine)
-    cluster.faults.attach_traffic(traffic.demand)
     summary = BackfillSummary(start, end, step_s=step)
-    with _rare_full_collections(), cluster:
-        registries = cluster.registries
-        collectors = [
-            RegistryCollector(name, (lambda n=name: registries().get(n)), clock)
-            for name in ("edge", *config.engine.regions)
-        ]
-        scraper = Scraper(collectors, window_scrapes=config.scrape.window_scrapes)
-        # The service was running before the range: serve the warm-up unrecorded, so
-        # the week does not open on cold caches, then prime the rate window.
-        for i in range(int((warmup - config.scrape.rate_window) // MINUTE)):
-            _serve(cluster, traffic, clock, resume_at - warmup + i * MINUTE)
-        for i in range(config.scrape.window_scrapes):
-            t = resume_at - config.scrape.rate_window + i * step
-            _serve(cluster, traffic, clock, t, step)
-            primed = scraper.cycle(clock.now())
-            if on_cycle is not None:  # the window's first scrapes, for an export of raw samples
-                on_cycle(primed)
-        events = _fault_events(list(config.backfill.faults), start)
-        recorded = {(f.kind, f.target, f.start) for f in faultlog.between(start, end)}
-        for event in events:  # a resumed run recorded the faults before its stop
-            if (event.begin and event.at < end
-                    and (event.spec.kind, event.spec.target, event.at) not in recorded):
-                record = FaultRecord(event.spec.kind, event.spec.target, event.at,
-                                     min(event.at + max(event.spec.duration, MINUTE), end),
-                                     dict(event.spec.params))
-                faultlog.record(record)
-                summary.faults.append(record)
+    recorded = {(f.kind, f.target, f.start) for f in faultlog.between(start, end)}
+    for event in _fault_events(list(config.backfill.faults), start):
+        # A resumed run recorded the faults that began before its stop.
+        if (event.begin and event.at < end
+                and (event.spec.kind, event.spec.target, event.at) not in recorded):
+            record = FaultRecord(event.spec.kind, event.spec.target, event.at,
+                                 min(event.at + max(event.spec.duration, MINUTE), end),
+                                 dict(event.spec.params))
+            faultlog.record(record)
+            summary.faults.append(record)
+    context = multiprocessing.get_context("spawn")  # no fork of a threaded caller
+    queue = context.Queue(maxsize=QUEUED_MESSAGES)
+    engine = context.Process(target=_engine_process, args=(config, start, end, first, queue),
+                             name="ionmon-backfill-engine", daemon=True)
+    engine.start()
+    try:
+        scraper = Scraper([], window_scrapes=config.scrape.window_scrapes)
+        decoder = FrameDecoder()
         pending: list[Point] = []
-        if first:  # a resumed run starts the faults still on at its start, skips those over
-            events = [e for e in events if e.at >= resume_at or (
-                e.begin and e.at + max(e.spec.duration, MINUTE) > resume_at)]
-        next_event = 0
-        for cycle in range(first, total):
-            t0 = start + cycle * step
-            t1 = t0 + step
-            while next_event < len(events) and events[next_event].at < t1:
-                event = events[next_event]
-                clock.set(max(clock.now(), event.at))
-                kind, target, params = _engine_fault(event.spec)
-                if event.begin:
-                    cluster.faults.start(kind, target, **params)
-                else:
-                    cluster.faults.stop(kind, target)
-                next_event += 1
-            summary.requests += _serve(cluster, traffic, clock, t0, step)
-            result = scraper.cycle(t1)
-            if on_cycle is not None:
+        cycle = first
+        for priming, served, frame in _received(queue, engine):
+            result = scraper.derive(*decoder.decode(frame, with_results=on_cycle is not None))
+            if on_cycle is not None:  # with the window's first scrapes, for a raw export
                 on_cycle(result)
+            if priming:
+                continue
+            summary.requests += served
             pending.extend(result.points())
             summary.metrics_seen.update(result.values)
             summary.cycles += 1
-            if summary.cycles % BATCH_CYCLES == 0 or cycle == total - 1:
-                store.write_backfill(run, pending, done_until=t1)
+            cycle += 1
+            if summary.cycles % BATCH_CYCLES == 0 or cycle == total:
+                store.write_backfill(run, pending, done_until=result.ts)
                 summary.points += len(pending)
                 pending = []
             if on_minute is not None:
-                on_minute(cycle + 1, total)
-        store.finish_backfill(run)
+                on_minute(cycle, total)
+        engine.join()
+    finally:
+        if engine.is_alive():  # this side failed: the engine has nobody to send to
+            engine.terminate()
+            engine.join()
+        queue.close()
+    store.finish_backfill(run)
     return summary
 
 
