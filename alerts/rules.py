@@ -159,6 +159,9 @@ class Rule:
     k: float | None = None  # the sigma multiple the tuner chose
     labels: dict[str, str] = field(default_factory=dict)
     disabled: str | None = None  # why the rule is written but not evaluated
+    # How the thresholds scored when tuned: ``in_sample`` on the baseline they were
+    # fitted to, ``held_out`` on a week the fit never saw (``WeekScore.as_dict``).
+    backtest: dict[str, Any] = field(default_factory=dict)
 
     @property
     def metrics(self) -> tuple[str, ...]:
@@ -185,6 +188,7 @@ def rules_to_yaml(rules: Sequence[Rule], meta: dict[str, Any] | None = None) -> 
          **({"k": r.k} if r.k is not None else {}),
          **({"labels": dict(r.labels)} if r.labels else {}),
          **({"disabled": r.disabled} if r.disabled else {}),
+         **({"backtest": r.backtest} if r.backtest else {}),
          "bounds": [_bound_to_dict(b) for b in r.bounds]}
         for r in rules
     ]}
@@ -279,6 +283,9 @@ def _parse_rule(d: Any, where: str) -> Rule:
     disabled = d.get("disabled")
     if disabled is not None and (not isinstance(disabled, str) or not disabled.strip()):
         raise RulesFileError(f"{where}.disabled: expected the reason as text, got {disabled!r}")
+    backtest = d.get("backtest", {})
+    if not isinstance(backtest, dict):
+        raise RulesFileError(f"{where}.backtest: expected a mapping, got {backtest!r}")
     spec = SPECS_BY_ID.get(rule_id)
     return Rule(
         id=rule_id,
@@ -290,6 +297,7 @@ def _parse_rule(d: Any, where: str) -> Rule:
         k=float(k) if k is not None else None,
         labels={str(a): str(b) for a, b in labels.items()},
         disabled=disabled,
+        backtest={str(a): b for a, b in backtest.items()},
     )
 
 
