@@ -43,6 +43,16 @@ class BacktestResult:
     recall: float | None  # None when no fault of its kinds was recorded
     mean_ttd_s: float | None  # mean time from fault start to firing, detected faults
     days: float
+    loud_faults: int = 0  # of ``faults``, those injected at full strength
+    loud_detected: int = 0
+
+
+def span_days(ts: np.ndarray) -> float:
+    """Days a regular grid covers, each point standing for one step: a week of minutes
+    is 7 days, so one false alarm in it is exactly the budget of one a week."""
+    if len(ts) < 2:
+        return 0.0
+    return len(ts) * float(ts[1] - ts[0]) / 86400
 
 
 def condition(rule: Rule, ts: np.ndarray, values: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -103,7 +113,8 @@ def score(rule: Rule, kinds: Sequence[str], eps: Sequence[Episode],
     false = len(eps) - len(true_eps)
     mine = [f for f in faults if f.kind in kinds]
     spans = [(e.start, e.end) for e in eps]
-    ttds = [t for f in mine if (t := time_to_detect(f, spans)) is not None]
+    found = [(f, t) for f in mine if (t := time_to_detect(f, spans)) is not None]
+    ttds = [t for _, t in found]
     return BacktestResult(
         rule=rule.id, k=rule.k, fires=len(eps), false_alarms=false,
         false_alarms_per_day=false / days if days > 0 else float("nan"),
@@ -112,6 +123,8 @@ def score(rule: Rule, kinds: Sequence[str], eps: Sequence[Episode],
         recall=len(ttds) / len(mine) if mine else None,
         mean_ttd_s=float(np.mean(ttds)) if ttds else None,
         days=days,
+        loud_faults=sum(severity(f) == "loud" for f in mine),
+        loud_detected=sum(severity(f) == "loud" for f, _ in found),
     )
 
 
@@ -119,7 +132,7 @@ def backtest(rule: Rule, kinds: Sequence[str], ts: np.ndarray,
              values: Mapping[str, np.ndarray], faults: Sequence[FaultRecord]) -> BacktestResult:
     """Replay one rule over a grid of samples against the recorded faults."""
     fire = firing(condition(rule, ts, values), ts, rule.for_s)
-    days = (float(ts[-1] - ts[0]) if len(ts) > 1 else 0.0) / 86400
+    days = span_days(ts)
     return score(rule, kinds, episodes(fire, ts), faults, days)
 
 
@@ -172,7 +185,7 @@ def week_score(rule: Rule, kinds: Sequence[str], ts: np.ndarray,
                values: Mapping[str, np.ndarray], faults: Sequence[FaultRecord]) -> WeekScore:
     """Replay ``rule`` over a week; recall and time to detect split by fault severity."""
     fire = firing(condition(rule, ts, values), ts, rule.for_s)
-    days = (float(ts[-1] - ts[0]) if len(ts) > 1 else 0.0) / 86400
+    days = span_days(ts)
     eps = episodes(fire, ts)
     overall = score(rule, kinds, eps, faults, days)
     spans = [(e.start, e.end) for e in eps]
