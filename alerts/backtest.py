@@ -8,7 +8,7 @@ promises is what the evaluator does.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -45,6 +45,9 @@ class BacktestResult:
     days: float
     loud_faults: int = 0  # of ``faults``, those injected at full strength
     loud_detected: int = 0
+    # Share of the normal grid points (``normal`` given to ``backtest``) on which the
+    # condition holds, firing or not; None when not asked for.
+    normal_breach: float | None = None
 
 
 def span_days(ts: np.ndarray) -> float:
@@ -129,11 +132,33 @@ def score(rule: Rule, kinds: Sequence[str], eps: Sequence[Episode],
 
 
 def backtest(rule: Rule, kinds: Sequence[str], ts: np.ndarray,
-             values: Mapping[str, np.ndarray], faults: Sequence[FaultRecord]) -> BacktestResult:
-    """Replay one rule over a grid of samples against the recorded faults."""
-    fire = firing(condition(rule, ts, values), ts, rule.for_s)
+             values: Mapping[str, np.ndarray], faults: Sequence[FaultRecord],
+             normal: np.ndarray | None = None) -> BacktestResult:
+    """Replay one rule over a grid of samples against the recorded faults; with
+    ``normal`` (grid points away from any fault), also how often its condition holds
+    there."""
+    cond = condition(rule, ts, values)
+    fire = firing(cond, ts, rule.for_s)
     days = span_days(ts)
-    return score(rule, kinds, episodes(fire, ts), faults, days)
+    result = score(rule, kinds, episodes(fire, ts), faults, days)
+    if normal is None or not normal.any():
+        return result
+    return replace(result, normal_breach=normal_breach(cond, ts, faults, normal))
+
+
+def normal_breach(cond: np.ndarray, ts: np.ndarray, faults: Sequence[FaultRecord],
+                  normal: np.ndarray) -> float:
+    """Share of the ``normal`` grid points on which ``cond`` holds, leaving out its runs
+    that began in or ran through a fault: a cache refilling for hours after a flush is
+    the flush's, not normal noise."""
+    starts = cond & ~np.concatenate(([False], cond[:-1]))
+    run_id = np.cumsum(starts)  # the run each True point belongs to
+    about_fault = np.zeros(int(run_id[-1]) + 1 if len(run_id) else 1, dtype=bool)
+    for f in faults:
+        w = cond & (ts >= f.start) & (ts <= f.end + AFTERGLOW_S)
+        about_fault[run_id[w]] = True
+    noise = cond & ~about_fault[run_id] & normal
+    return float(noise.sum() / normal.sum())
 
 
 def severity(fault: FaultRecord) -> str:

@@ -1,13 +1,16 @@
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from alerts.backtest import backtest, episodes, firing
+from alerts.backtest import BacktestResult, backtest, episodes, firing
 from alerts.rules import RULE_SPECS, SPECS_BY_ID, Bound, Rule
 from alerts.tuner import (
     K_GRID,
     MAX_FALSE_PER_DAY,
+    MAX_NORMAL_BREACH,
+    choose,
     propose_rule,
     round_rule,
     significant,
@@ -151,3 +154,31 @@ def test_tuned_thresholds_are_rounded_without_changing_the_backtest(data):
             p.chosen.fires, p.chosen.false_alarms, p.chosen.detected, p.chosen.mean_ttd_s)
         for b in p.rule.bounds:
             assert all(len(f"{t:.6g}".replace(".", "").lstrip("0-")) <= 6 for t in b.thresholds)
+
+
+def _row(k: float, false_alarms: int, loud: int, detected: int) -> BacktestResult:
+    return BacktestResult("r", k, false_alarms + detected, false_alarms, false_alarms / 7,
+                          3, detected, None, detected / 3, 60.0 * k, 7.0,
+                          loud_faults=2, loud_detected=loud)
+
+
+def test_choose_takes_one_grid_step_of_margin_when_it_catches_as_much():
+    rows = [_row(3, 2, 2, 3), _row(4, 0, 2, 3), _row(5, 0, 2, 3), _row(6, 0, 1, 1)]
+    assert choose(rows)[0].k == 5  # 4 is the edge of the budget; 5 catches as much
+    rows = [_row(3, 2, 2, 3), _row(4, 0, 2, 3), _row(5, 0, 2, 2)]
+    assert choose(rows)[0].k == 4  # the step would lose a fault
+
+
+def test_choose_puts_loud_faults_before_subtle_ones():
+    rows = [_row(3, 0, 1, 1), _row(4, 0, 0, 2)]
+    assert choose(rows)[0].k == 3
+
+
+def test_a_threshold_inside_the_noise_is_never_chosen():
+    # Its firings all overlapped faults (no false alarm in sample), but its condition
+    # held on a fifth of the normal minutes: on another week it pages.
+    lucky = replace(_row(3, 0, 2, 3), normal_breach=0.2)
+    quiet = replace(_row(4, 0, 1, 2), normal_breach=MAX_NORMAL_BREACH / 2)
+    assert choose([lucky, quiet])[0].k == 4
+    chosen, reason = choose([lucky])
+    assert chosen is lucky and "no k meets" in reason
