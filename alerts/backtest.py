@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from alerts.rules import Rule
+from alerts.rules import Calendar, Rule
 from monitoring.groundtruth import FaultRecord
 
 # Each recorded fault's severity (``params["severity"]``); a fault recorded without one
@@ -58,13 +58,14 @@ def span_days(ts: np.ndarray) -> float:
     return len(ts) * float(ts[1] - ts[0]) / 86400
 
 
-def condition(rule: Rule, ts: np.ndarray, values: Mapping[str, np.ndarray]) -> np.ndarray:
+def condition(rule: Rule, ts: np.ndarray, values: Mapping[str, np.ndarray],
+              calendar: Calendar | None = None) -> np.ndarray:
     """Per grid point: is any of the rule's bounds breached?"""
     out = np.zeros(len(ts), dtype=bool)
     for b in rule.bounds:
         v = values.get(b.metric)
         if v is not None:
-            out |= b.breached(ts, v)
+            out |= b.breached(ts, v, calendar)
     return out
 
 
@@ -133,11 +134,12 @@ def score(rule: Rule, kinds: Sequence[str], eps: Sequence[Episode],
 
 def backtest(rule: Rule, kinds: Sequence[str], ts: np.ndarray,
              values: Mapping[str, np.ndarray], faults: Sequence[FaultRecord],
-             normal: np.ndarray | None = None) -> BacktestResult:
+             normal: np.ndarray | None = None, calendar: Calendar | None = None
+             ) -> BacktestResult:
     """Replay one rule over a grid of samples against the recorded faults; with
     ``normal`` (grid points away from any fault), also how often its condition holds
-    there."""
-    cond = condition(rule, ts, values)
+    there. ``calendar`` is ``calendar_of(ts)``, for many replays over one grid."""
+    cond = condition(rule, ts, values, calendar)
     fire = firing(cond, ts, rule.for_s)
     days = span_days(ts)
     result = score(rule, kinds, episodes(fire, ts), faults, days)

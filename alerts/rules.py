@@ -96,6 +96,15 @@ RULE_SPECS: tuple[RuleSpec, ...] = (
 SPECS_BY_ID = {spec.id: spec for spec in RULE_SPECS}
 
 
+# Hour of day (UTC) and whether it is the weekend, per point of a grid.
+Calendar = tuple[np.ndarray, np.ndarray]
+
+
+def calendar_of(ts: np.ndarray) -> Calendar:
+    ts = np.asarray(ts, dtype=float)
+    return hour_of_day(ts), is_weekend(ts)
+
+
 @dataclass(frozen=True)
 class Bound:
     """``metric op threshold`` is trouble; the threshold is flat or one per UTC hour.
@@ -131,19 +140,22 @@ class Bound:
             return (float(self.value),)  # type: ignore[arg-type]
         return (*self.hourly, *(self.weekend or ()))
 
-    def threshold_at(self, ts: np.ndarray) -> np.ndarray:
+    def threshold_at(self, ts: np.ndarray, calendar: Calendar | None = None) -> np.ndarray:
+        """The threshold at each of ``ts``; ``calendar`` (``calendar_of(ts)``) saves
+        working out the hours again when many bounds are read over one grid."""
         ts = np.asarray(ts, dtype=float)
         if self.hourly is None:
             return np.full(ts.shape, float(self.value))  # type: ignore[arg-type]
-        hour = hour_of_day(ts)
+        hour, weekend = calendar if calendar is not None else calendar_of(ts)
         limit = np.asarray(self.hourly)[hour]
         if self.weekend is not None:
-            limit = np.where(is_weekend(ts), np.asarray(self.weekend)[hour], limit)
+            limit = np.where(weekend, np.asarray(self.weekend)[hour], limit)
         return limit
 
-    def breached(self, ts: np.ndarray, values: np.ndarray) -> np.ndarray:
+    def breached(self, ts: np.ndarray, values: np.ndarray,
+                 calendar: Calendar | None = None) -> np.ndarray:
         """Per sample: is this value trouble? Missing values (NaN) are not."""
-        limit = self.threshold_at(ts)
+        limit = self.threshold_at(ts, calendar)
         with np.errstate(invalid="ignore"):
             return (values > limit) if self.op == ">" else (values < limit)
 

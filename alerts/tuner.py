@@ -20,7 +20,7 @@ from typing import Literal
 import numpy as np
 
 from alerts.backtest import AFTERGLOW_S, BacktestResult, backtest
-from alerts.rules import Bound, Rule, RuleSpec, bad_ops
+from alerts.rules import Bound, Rule, RuleSpec, bad_ops, calendar_of
 from alerts.stats import HOURS, Baseline, fit_baseline
 from monitoring import catalog
 from monitoring.groundtruth import FaultRecord
@@ -278,9 +278,10 @@ def tune_rule(spec: RuleSpec, ts: np.ndarray, values: Mapping[str, np.ndarray],
     if not baselines:
         return None
     normal = outside_faults(ts, faults)
+    calendar = calendar_of(ts)
 
     def run(rule: Rule) -> BacktestResult:
-        return backtest(rule, spec.catches, ts, values, faults, normal)
+        return backtest(rule, spec.catches, ts, values, faults, normal, calendar)
 
     rules = {k: propose_rule(spec, baselines, k) for k in grid}
     rows = [run(rules[k]) for k in grid]
