@@ -9,6 +9,7 @@ from alerts.tuner import (
     K_GRID,
     MAX_FALSE_PER_DAY,
     MAX_NORMAL_BREACH,
+    TAIL_FOR_FACTOR,
     choose,
     propose_rule,
     round_rule,
@@ -108,6 +109,10 @@ def test_a_heavy_tailed_metric_never_yields_an_unmarked_rule_over_budget(data):
         else:
             assert not over, (a, p.status, p.chosen)
             assert p.rule.disabled is None
+        if p.status in ("tail", "widened"):  # a heavy tail holds its condition longer
+            assert p.rule.for_s in (spec.for_s, spec.for_s * TAIL_FOR_FACTOR)
+        else:
+            assert p.rule.for_s == spec.for_s
         # What the proposal says is what its rule does.
         r = backtest(p.rule, spec.catches, ts, w, faults)
         assert (r.fires, r.false_alarms) == (p.chosen.fires, p.chosen.false_alarms)
