@@ -57,8 +57,6 @@ def _tuned_k(tmp: Path, name: str) -> dict[str, float | None]:
         "store": {"path": str(d / "ionmon.db")},
         "alerts": {"rules_path": str(d / "rules.yaml"), "state_path": str(d / "alerts.db")},
         "backfill": {"faults": FAULTS},
-        # Half the default traffic: the same code paths and timings, a shorter run.
-        "engine": {"traffic": {"peak_requests_per_minute": 30}},
     }))
     run = CliRunner().invoke
     out = run(main, ["--config", str(config), "backfill", "--days", "1", "--end", END,
