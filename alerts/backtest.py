@@ -8,13 +8,17 @@ promises is what the evaluator does.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
-from alerts.rules import Rule
+from alerts.rules import Calendar, Rule
 from monitoring.groundtruth import FaultRecord
 
+# Each recorded fault's severity (``params["severity"]``); a fault recorded without one
+# was injected at the kind's full strength.
+SEVERITIES: tuple[str, ...] = ("loud", "subtle")
 # A fault's symptoms outlast it (caches refill, queues drain): an alert this soon
 # after the fault ended is still about it, not a false alarm.
 AFTERGLOW_S = 15 * 60
@@ -39,15 +43,29 @@ class BacktestResult:
     recall: float | None  # None when no fault of its kinds was recorded
     mean_ttd_s: float | None  # mean time from fault start to firing, detected faults
     days: float
+    loud_faults: int = 0  # of ``faults``, those injected at full strength
+    loud_detected: int = 0
+    # Share of the normal grid points (``normal`` given to ``backtest``) on which the
+    # condition holds, firing or not; None when not asked for.
+    normal_breach: float | None = None
 
 
-def condition(rule: Rule, ts: np.ndarray, values: Mapping[str, np.ndarray]) -> np.ndarray:
+def span_days(ts: np.ndarray) -> float:
+    """Days a regular grid covers, each point standing for one step: a week of minutes
+    is 7 days, so one false alarm in it is exactly the budget of one a week."""
+    if len(ts) < 2:
+        return 0.0
+    return len(ts) * float(ts[1] - ts[0]) / 86400
+
+
+def condition(rule: Rule, ts: np.ndarray, values: Mapping[str, np.ndarray],
+              calendar: Calendar | None = None) -> np.ndarray:
     """Per grid point: is any of the rule's bounds breached?"""
     out = np.zeros(len(ts), dtype=bool)
     for b in rule.bounds:
         v = values.get(b.metric)
         if v is not None:
-            out |= b.breached(ts, v)
+            out |= b.breached(ts, v, calendar)
     return out
 
 
@@ -99,7 +117,8 @@ def score(rule: Rule, kinds: Sequence[str], eps: Sequence[Episode],
     false = len(eps) - len(true_eps)
     mine = [f for f in faults if f.kind in kinds]
     spans = [(e.start, e.end) for e in eps]
-    ttds = [t for f in mine if (t := time_to_detect(f, spans)) is not None]
+    found = [(f, t) for f in mine if (t := time_to_detect(f, spans)) is not None]
+    ttds = [t for _, t in found]
     return BacktestResult(
         rule=rule.id, k=rule.k, fires=len(eps), false_alarms=false,
         false_alarms_per_day=false / days if days > 0 else float("nan"),
@@ -108,12 +127,99 @@ def score(rule: Rule, kinds: Sequence[str], eps: Sequence[Episode],
         recall=len(ttds) / len(mine) if mine else None,
         mean_ttd_s=float(np.mean(ttds)) if ttds else None,
         days=days,
+        loud_faults=sum(severity(f) == "loud" for f in mine),
+        loud_detected=sum(severity(f) == "loud" for f, _ in found),
     )
 
 
 def backtest(rule: Rule, kinds: Sequence[str], ts: np.ndarray,
-             values: Mapping[str, np.ndarray], faults: Sequence[FaultRecord]) -> BacktestResult:
-    """Replay one rule over a grid of samples against the recorded faults."""
+             values: Mapping[str, np.ndarray], faults: Sequence[FaultRecord],
+             normal: np.ndarray | None = None, calendar: Calendar | None = None
+             ) -> BacktestResult:
+    """Replay one rule over a grid of samples against the recorded faults; with
+    ``normal`` (grid points away from any fault), also how often its condition holds
+    there. ``calendar`` is ``calendar_of(ts)``, for many replays over one grid."""
+    cond = condition(rule, ts, values, calendar)
+    fire = firing(cond, ts, rule.for_s)
+    days = span_days(ts)
+    result = score(rule, kinds, episodes(fire, ts), faults, days)
+    if normal is None or not normal.any():
+        return result
+    return replace(result, normal_breach=normal_breach(cond, ts, faults, normal))
+
+
+def normal_breach(cond: np.ndarray, ts: np.ndarray, faults: Sequence[FaultRecord],
+                  normal: np.ndarray) -> float:
+    """Share of the ``normal`` grid points on which ``cond`` holds, leaving out its runs
+    that began in or ran through a fault: a cache refilling for hours after a flush is
+    the flush's, not normal noise."""
+    starts = cond & ~np.concatenate(([False], cond[:-1]))
+    run_id = np.cumsum(starts)  # the run each True point belongs to
+    about_fault = np.zeros(int(run_id[-1]) + 1 if len(run_id) else 1, dtype=bool)
+    for f in faults:
+        w = cond & (ts >= f.start) & (ts <= f.end + AFTERGLOW_S)
+        about_fault[run_id[w]] = True
+    noise = cond & ~about_fault[run_id] & normal
+    return float(noise.sum() / normal.sum())
+
+
+def severity(fault: FaultRecord) -> str:
+    """``loud`` or ``subtle``, as the fault was injected (loud when not recorded)."""
+    return str(fault.params.get("severity", "loud"))
+
+
+@dataclass(frozen=True)
+class Detection:
+    """The faults of a rule's kinds at one severity, and how many it caught how fast."""
+
+    faults: int
+    caught: int
+    mean_ttd_s: float | None  # over the caught ones
+
+    @property
+    def recall(self) -> float | None:
+        return self.caught / self.faults if self.faults else None
+
+
+@dataclass(frozen=True)
+class WeekScore:
+    """One rule's thresholds replayed over one week: what an on-call would have seen.
+
+    Scored on the week the thresholds were fitted to it is in sample; on a week the
+    fit never saw (another seed, another fault schedule), out of sample.
+    """
+
+    rule: str
+    fires: int
+    false_alarms: int
+    false_alarms_per_day: float
+    loud: Detection
+    subtle: Detection
+    days: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain numbers for a rules file: ``None`` where a figure does not exist."""
+        def det(d: Detection) -> dict[str, Any]:
+            return {"faults": d.faults, "caught": d.caught,
+                    "mean_ttd_s": None if d.mean_ttd_s is None else round(d.mean_ttd_s, 1)}
+        return {"days": round(self.days, 3), "fires": self.fires,
+                "false_alarms": self.false_alarms,
+                "false_alarms_per_day": round(self.false_alarms_per_day, 4),
+                "loud": det(self.loud), "subtle": det(self.subtle)}
+
+
+def week_score(rule: Rule, kinds: Sequence[str], ts: np.ndarray,
+               values: Mapping[str, np.ndarray], faults: Sequence[FaultRecord]) -> WeekScore:
+    """Replay ``rule`` over a week; recall and time to detect split by fault severity."""
     fire = firing(condition(rule, ts, values), ts, rule.for_s)
-    days = (float(ts[-1] - ts[0]) if len(ts) > 1 else 0.0) / 86400
-    return score(rule, kinds, episodes(fire, ts), faults, days)
+    days = span_days(ts)
+    eps = episodes(fire, ts)
+    overall = score(rule, kinds, eps, faults, days)
+    spans = [(e.start, e.end) for e in eps]
+    by: dict[str, Detection] = {}
+    for sev in SEVERITIES:
+        mine = [f for f in faults if f.kind in kinds and severity(f) == sev]
+        ttds = [t for f in mine if (t := time_to_detect(f, spans)) is not None]
+        by[sev] = Detection(len(mine), len(ttds), float(np.mean(ttds)) if ttds else None)
+    return WeekScore(rule.id, overall.fires, overall.false_alarms,
+                     overall.false_alarms_per_day, by["loud"], by["subtle"], days)

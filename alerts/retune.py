@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from alerts.backtest import WeekScore, week_score
 from alerts.baseline import History
 from alerts.rules import RULE_SPECS, Rule, RulesFileError, RuleSpec, read_rules, write_rules
 from alerts.settings import AlertsSettings
@@ -31,6 +33,29 @@ def propose(history: History, settings: AlertsSettings,
         if p is not None:
             proposals.append(p)
     return proposals
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A proposal's thresholds scored on its baseline and, when given, a held-out week."""
+
+    proposal: Proposal
+    in_sample: WeekScore
+    held_out: WeekScore | None = None
+
+
+def score_weeks(proposals: Sequence[Proposal], baseline: History,
+                held_out: History | None = None) -> list[Scored]:
+    """Each proposal's rule replayed over the baseline it was tuned on and over a week
+    the fit never saw: the out-of-sample back-test."""
+    out = []
+    for p in proposals:
+        kinds = p.spec.catches
+        ins = week_score(p.rule, kinds, baseline.ts, baseline.values, baseline.faults)
+        held = (None if held_out is None else
+                week_score(p.rule, kinds, held_out.ts, held_out.values, held_out.faults))
+        out.append(Scored(p, ins, held))
+    return out
 
 
 def rules_in_force(path: str | Path) -> dict[str, Rule]:
@@ -78,21 +103,38 @@ def append_tuning_log(path: str | Path, rows: Sequence[dict[str, Any]]) -> None:
 
 
 def apply(settings: AlertsSettings, proposals: Sequence[Proposal], tuned_at: float,
-          baseline_s: float) -> None:
-    """Write the proposals as the rules file the evaluator reads."""
+          baseline_s: float, scored: Sequence[Scored] = (),
+          held_out: str | None = None) -> None:
+    """Write the proposals as the rules file the evaluator reads.
+
+    With ``scored``, each rule records its in-sample and held-out scores; ``held_out``
+    names where the held-out week came from.
+    """
     meta = {"tuned_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(tuned_at)),
-            "baseline": format_duration(baseline_s)}
-    write_rules(settings.rules_path, [p.rule for p in proposals], meta)
+            "baseline": format_duration(baseline_s),
+            **({"held_out": held_out} if held_out else {})}
+    scores = {s.proposal.rule.id: s for s in scored}
+    rules = []
+    for p in proposals:
+        s = scores.get(p.rule.id)
+        if s is None:
+            rules.append(p.rule)
+            continue
+        backtest = {"status": p.status, "in_sample": s.in_sample.as_dict(),
+                    **({} if s.held_out is None else {"held_out": s.held_out.as_dict()})}
+        rules.append(replace(p.rule, backtest=backtest))
+    write_rules(settings.rules_path, rules, meta)
 
 
 def commit_proposals(settings: AlertsSettings, proposals: Sequence[Proposal], at: float,
-                     baseline_s: float, tuning_log: str | Path, applied: bool
+                     baseline_s: float, tuning_log: str | Path, applied: bool,
+                     scored: Sequence[Scored] = (), held_out: str | None = None
                      ) -> list[dict[str, Any]]:
     """Log the thresholds the proposals change to the tuning log and, when ``applied``,
     write them as the rules file; returns the logged rows."""
     changes = threshold_changes(rules_in_force(settings.rules_path), proposals, at, applied,
                                 baseline_s)
     if applied and proposals:
-        apply(settings, proposals, at, baseline_s)
+        apply(settings, proposals, at, baseline_s, scored, held_out)
     append_tuning_log(tuning_log, changes)
     return changes

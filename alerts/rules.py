@@ -96,6 +96,15 @@ RULE_SPECS: tuple[RuleSpec, ...] = (
 SPECS_BY_ID = {spec.id: spec for spec in RULE_SPECS}
 
 
+# Hour of day (UTC) and whether it is the weekend, per point of a grid.
+Calendar = tuple[np.ndarray, np.ndarray]
+
+
+def calendar_of(ts: np.ndarray) -> Calendar:
+    ts = np.asarray(ts, dtype=float)
+    return hour_of_day(ts), is_weekend(ts)
+
+
 @dataclass(frozen=True)
 class Bound:
     """``metric op threshold`` is trouble; the threshold is flat or one per UTC hour.
@@ -131,19 +140,22 @@ class Bound:
             return (float(self.value),)  # type: ignore[arg-type]
         return (*self.hourly, *(self.weekend or ()))
 
-    def threshold_at(self, ts: np.ndarray) -> np.ndarray:
+    def threshold_at(self, ts: np.ndarray, calendar: Calendar | None = None) -> np.ndarray:
+        """The threshold at each of ``ts``; ``calendar`` (``calendar_of(ts)``) saves
+        working out the hours again when many bounds are read over one grid."""
         ts = np.asarray(ts, dtype=float)
         if self.hourly is None:
             return np.full(ts.shape, float(self.value))  # type: ignore[arg-type]
-        hour = hour_of_day(ts)
+        hour, weekend = calendar if calendar is not None else calendar_of(ts)
         limit = np.asarray(self.hourly)[hour]
         if self.weekend is not None:
-            limit = np.where(is_weekend(ts), np.asarray(self.weekend)[hour], limit)
+            limit = np.where(weekend, np.asarray(self.weekend)[hour], limit)
         return limit
 
-    def breached(self, ts: np.ndarray, values: np.ndarray) -> np.ndarray:
+    def breached(self, ts: np.ndarray, values: np.ndarray,
+                 calendar: Calendar | None = None) -> np.ndarray:
         """Per sample: is this value trouble? Missing values (NaN) are not."""
-        limit = self.threshold_at(ts)
+        limit = self.threshold_at(ts, calendar)
         with np.errstate(invalid="ignore"):
             return (values > limit) if self.op == ">" else (values < limit)
 
@@ -159,6 +171,9 @@ class Rule:
     k: float | None = None  # the sigma multiple the tuner chose
     labels: dict[str, str] = field(default_factory=dict)
     disabled: str | None = None  # why the rule is written but not evaluated
+    # How the thresholds scored when tuned: ``in_sample`` on the baseline they were
+    # fitted to, ``held_out`` on a week the fit never saw (``WeekScore.as_dict``).
+    backtest: dict[str, Any] = field(default_factory=dict)
 
     @property
     def metrics(self) -> tuple[str, ...]:
@@ -185,6 +200,7 @@ def rules_to_yaml(rules: Sequence[Rule], meta: dict[str, Any] | None = None) -> 
          **({"k": r.k} if r.k is not None else {}),
          **({"labels": dict(r.labels)} if r.labels else {}),
          **({"disabled": r.disabled} if r.disabled else {}),
+         **({"backtest": r.backtest} if r.backtest else {}),
          "bounds": [_bound_to_dict(b) for b in r.bounds]}
         for r in rules
     ]}
@@ -279,6 +295,9 @@ def _parse_rule(d: Any, where: str) -> Rule:
     disabled = d.get("disabled")
     if disabled is not None and (not isinstance(disabled, str) or not disabled.strip()):
         raise RulesFileError(f"{where}.disabled: expected the reason as text, got {disabled!r}")
+    backtest = d.get("backtest", {})
+    if not isinstance(backtest, dict):
+        raise RulesFileError(f"{where}.backtest: expected a mapping, got {backtest!r}")
     spec = SPECS_BY_ID.get(rule_id)
     return Rule(
         id=rule_id,
@@ -290,6 +309,7 @@ def _parse_rule(d: Any, where: str) -> Rule:
         k=float(k) if k is not None else None,
         labels={str(a): str(b) for a, b in labels.items()},
         disabled=disabled,
+        backtest={str(a): b for a, b in backtest.items()},
     )
 
 

@@ -20,9 +20,10 @@ from typing import Literal
 import numpy as np
 
 from alerts.backtest import AFTERGLOW_S, BacktestResult, backtest
-from alerts.rules import Bound, Rule, RuleSpec, bad_ops
+from alerts.rules import Bound, Rule, RuleSpec, bad_ops, calendar_of
 from alerts.stats import HOURS, Baseline, fit_baseline
 from monitoring import catalog
+from monitoring.durations import format_duration
 from monitoring.groundtruth import FaultRecord
 
 # Sigma multiples tried: 3σ is the classic floor; beyond 12σ a threshold only
@@ -33,6 +34,27 @@ K_GRID: tuple[float, ...] = (3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0)
 WIDER_K: tuple[float, ...] = (16.0, 24.0, 32.0, 48.0, 64.0)
 # Alert fatigue budget: at most one false page a week per rule.
 MAX_FALSE_PER_DAY = 1 / 7
+# A threshold k sigmas out is crossed by normal noise only now and then: at 3σ, 0.13 %
+# of the time. One whose condition holds on more than this share of the normal minutes
+# (``backtest.normal_breach``) sits inside the noise whatever the back-test says: its
+# few firings happened to overlap faults, and on another week they page. Measured:
+# the DB pool's utilisation (rare, tiny values; median/MAD far below its tail) had a
+# bound true in 15 % of the normal minutes, 0 false alarms in sample and 10 on a
+# held-out week. The cap leaves room for what is slow but real (a cache refilling).
+MAX_NORMAL_BREACH = 0.05
+# Past this share the condition is noisy, though within the cap: the tail sigma's grid
+# is tried too and wins when it catches as much with as few false alarms, more quietly.
+# Measured: resource saturation on the robust sigma (k = 12, the pool's bound true in
+# 4 % of normal minutes) paged 4 times on a held-out week; on the tail sigma (0.7 %), 2.
+QUIET_BREACH = 0.01
+# A rule on the tail sigma holds its condition this much longer than its ``for:``:
+# short runs past a heavy tail are that metric's normal (DB timings, the pool's
+# utilisation on a busy machine). Measured on three held-out weeks of the real engine
+# (other seeds, drawn fault schedules): slow_db_queries paged 1, 3 and 0 times at its
+# ``for:`` and never at 1.5 times it; resource_saturation 0, 2 and 0, then never; each
+# caught the same loud faults, three to five minutes later. Twice the ``for:`` gained
+# nothing more.
+TAIL_FOR_FACTOR = 1.5
 # Thresholds are written with the fewest significant digits that leave the
 # back-test unchanged, and never more than this.
 MAX_DIGITS = 6
@@ -189,19 +211,29 @@ def _outcome(r: BacktestResult) -> tuple:
     return (r.fires, r.false_alarms, r.detected, r.mean_ttd_s)
 
 
+def _caught(r: BacktestResult) -> tuple[int, int]:
+    """What a k is worth: loud faults caught first (an on-call must never miss one),
+    then all of its kinds."""
+    return (r.loud_detected, r.detected)
+
+
 def choose(rows: Sequence[BacktestResult], max_false_per_day: float = MAX_FALSE_PER_DAY
            ) -> tuple[BacktestResult, str]:
-    """Most faults caught within the false-alarm budget; ties: fewer false alarms,
-    faster, then the smallest k (the most sensitive of equals).
+    """Most faults caught within the false-alarm budget (loud ones first); ties: fewer
+    false alarms, faster, then the smallest k (the most sensitive of equals).
+
+    No step of margin is added past that k: measured on three held-out weeks of the
+    real engine, once the normal-minutes cap, the tail sigma and its longer ``for:``
+    are in, a step up paged no less anywhere and lost a loud traffic sag.
 
     Without a budget-compliant k, the one with the fewest false alarms (``tune_rule``
     then widens k, tries the target, or disables the rule).
     """
-    within = [r for r in rows if r.false_alarms_per_day <= max_false_per_day]
+    within = [r for r in rows if _within(r, max_false_per_day)]
     if not within:
-        best = min(rows, key=lambda r: (r.false_alarms, -(r.k or 0)))
+        best = min(rows, key=lambda r: (r.false_alarms, r.normal_breach or 0.0, -(r.k or 0)))
         return best, "no k meets the false-alarm budget; fewest false alarms"
-    best = max(within, key=lambda r: (r.detected, -r.false_alarms,
+    best = max(within, key=lambda r: (*_caught(r), -r.false_alarms,
                                       -(r.mean_ttd_s if r.mean_ttd_s is not None else 1e18),
                                       -(r.k or 0)))
     if best.faults:
@@ -210,7 +242,21 @@ def choose(rows: Sequence[BacktestResult], max_false_per_day: float = MAX_FALSE_
 
 
 def _within(r: BacktestResult, max_false_per_day: float) -> bool:
-    return r.false_alarms_per_day <= max_false_per_day
+    """Inside the false-alarm budget, and quiet on normal minutes (MAX_NORMAL_BREACH)."""
+    return (r.false_alarms_per_day <= max_false_per_day
+            and (r.normal_breach is None or r.normal_breach <= MAX_NORMAL_BREACH))
+
+
+def _better(a: BacktestResult, b: BacktestResult) -> bool:
+    """``a`` catches more, or as much with fewer false alarms, or as much as quietly
+    with its condition true on fewer normal minutes."""
+    def key(r: BacktestResult) -> tuple:
+        return (*_caught(r), -r.false_alarms, -(r.normal_breach or 0.0))
+    return key(a) > key(b)
+
+
+def _misses_loud(r: BacktestResult) -> bool:
+    return r.loud_detected < r.loud_faults
 
 
 def tune_rule(spec: RuleSpec, ts: np.ndarray, values: Mapping[str, np.ndarray],
@@ -219,34 +265,46 @@ def tune_rule(spec: RuleSpec, ts: np.ndarray, values: Mapping[str, np.ndarray],
               wider: Sequence[float] = WIDER_K) -> Proposal | None:
     """Fit, sweep k over ``grid`` by back-test, keep the best; None without data.
 
-    Over budget on the whole grid: the grid again on the tail sigma, then k widened
-    through ``wider``, then the catalog target, then the quietest rule written
-    disabled; ``status`` says which ("tail" for the tail sigma's grid).
-    The chosen thresholds are rounded as far as the back-test allows, moving none of
-    them by more than half a sigma.
+    Over budget on the whole grid, missing loud faults, paging falsely at all or true
+    on more than QUIET_BREACH of the normal minutes: the grid again on the tail sigma
+    (kept when it is within budget and ``_better``), then, still
+    over budget, k widened through ``wider``, then the catalog target, then the
+    quietest rule written disabled; ``status`` says which ("tail" for the tail
+    sigma's grid). The chosen thresholds are rounded as far as the back-test allows,
+    moving none of them by more than half a sigma.
     """
     baselines = baselines_for(spec, ts, values, faults)
     if not baselines:
         return None
+    normal = outside_faults(ts, faults)
+    calendar = calendar_of(ts)
 
     def run(rule: Rule) -> BacktestResult:
-        return backtest(rule, spec.catches, ts, values, faults)
+        return backtest(rule, spec.catches, ts, values, faults, normal, calendar)
 
     rules = {k: propose_rule(spec, baselines, k) for k in grid}
     rows = [run(rules[k]) for k in grid]
     chosen, reason = choose(rows, max_false_per_day)
     rule, status = rules[chosen.k], "chosen"  # type: ignore[index]
-    if not _within(chosen, max_false_per_day):
+    if (not _within(chosen, max_false_per_day) or _misses_loud(chosen) or chosen.false_alarms
+            or (chosen.normal_breach or 0.0) > QUIET_BREACH):
         tails = {k: propose_rule(spec, baselines, k, tail=True) for k in grid}
         tail_rows = [run(tails[k]) for k in grid]
         t_chosen, t_reason = choose(tail_rows, max_false_per_day)
         rows += tail_rows
-        if _within(t_chosen, max_false_per_day):
+        if _within(t_chosen, max_false_per_day) and (
+                not _within(chosen, max_false_per_day) or _better(t_chosen, chosen)):
             chosen, rule, status = t_chosen, tails[t_chosen.k], "tail"  # type: ignore[index]
             reason = f"on the tail sigma (heavy tail): {t_reason}"
     if not _within(chosen, max_false_per_day):
         status, rule, chosen, reason = _over_budget(spec, baselines, rows, run,
                                                      max_false_per_day, wider)
+    if status in ("tail", "widened"):
+        longer = replace(rule, for_s=rule.for_s * TAIL_FOR_FACTOR)
+        r = run(longer)
+        if _within(r, max_false_per_day) and _caught(r) == _caught(chosen):
+            rule, chosen = longer, r
+            reason += f"; for: {format_duration(longer.for_s)} (heavy tail)"
     outcome = _outcome(chosen)
     # Rounding may move a threshold by at most half a sigma (half the smallest grid
     # step), so a rounded rule means out of sample what the tuned one did.
@@ -287,10 +345,13 @@ def _over_budget(spec: RuleSpec, baselines: Sequence[MetricBaseline],
                     f"{r.false_alarms_per_day:.2f} false alarms/day, caught "
                     f"{r.detected}/{r.faults}")
     quiet = min(rows[-len(wider):] if wider else rows,
-                key=lambda r: (r.false_alarms, -(r.k or 0)))
+                key=lambda r: (r.false_alarms, r.normal_breach or 0.0, -(r.k or 0)))
     rule = propose_rule(spec, baselines, quiet.k, tail=True)  # type: ignore[arg-type]
+    noisy = (quiet.normal_breach is not None and quiet.normal_breach > MAX_NORMAL_BREACH)
     why = (f"over the false-alarm budget: {quiet.false_alarms_per_day:.2f}/day at k = "
            f"{quiet.k:g} (budget {budget})"
+           + (f", its condition true in {quiet.normal_breach:.1%} of the normal minutes "
+              f"(at most {MAX_NORMAL_BREACH:.0%})" if noisy else "")
            + ("" if target is None else ", and at the catalog target too"))
     return "disabled", replace(rule, disabled=why), quiet, why
 

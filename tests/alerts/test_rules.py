@@ -97,3 +97,16 @@ def test_weekend_hours_and_a_disabled_reason_survive_the_file():
     with pytest.raises(RulesFileError, match=r"disabled: expected the reason"):
         parse_rules("rules: [{id: a, disabled: true, bounds: [{metric: request_rate, "
                     "op: '>', value: 1}]}]")
+
+
+def test_backtest_scores_survive_the_file_and_a_bad_one_is_named():
+    scores = {"status": "tail",
+              "in_sample": {"fires": 3, "false_alarms": 0, "loud": {"faults": 2, "caught": 2}},
+              "held_out": {"fires": 2, "false_alarms": 1, "loud": {"faults": 1, "caught": 1}}}
+    rule = Rule("slow_db_queries", (Bound("db_query_p95", ">", value=3.5),), 300, "warning",
+                "s", "rb", k=4.0, backtest=scores)
+    assert parse_rules(rules_to_yaml([rule]))[0].backtest == scores
+    assert "backtest" not in prometheus_rules([rule])
+    with pytest.raises(RulesFileError, match=r"rules.0 \(a\).backtest: expected a mapping"):
+        parse_rules("rules: [{id: a, backtest: [1], bounds: [{metric: request_rate, "
+                    "op: '>', value: 1}]}]")

@@ -17,7 +17,9 @@ from monitoring.store.base import StoreError
 from monitoring.timerange import parse_instant
 
 if TYPE_CHECKING:
-    from alerts.backtest import BacktestResult
+    from alerts.backtest import BacktestResult, Detection, WeekScore
+    from alerts.baseline import History
+    from alerts.retune import Scored
     from alerts.rules import RuleSpec
     from alerts.tuner import Proposal
     from monitoring.app.config import Config
@@ -70,6 +72,66 @@ def tradeoff_table(proposals: list[Proposal]) -> Table:
     return t
 
 
+def _caught(d: Detection) -> str:
+    return "-" if not d.faults else f"{d.caught}/{d.faults}"
+
+
+def _week_cells(w: WeekScore | None) -> list[str]:
+    if w is None:
+        return ["-"] * 5
+    ttd = "/".join("-" if d.mean_ttd_s is None else format_duration(d.mean_ttd_s)
+                   for d in (w.loud, w.subtle))
+    return [str(w.fires), _fmt(w.false_alarms_per_day), _caught(w.loud), _caught(w.subtle),
+            ttd]
+
+
+def backtest_table(scored: list[Scored], held_out: str | None) -> Table:
+    """In-sample and held-out scores of the proposed thresholds, side by side."""
+    title = ("Back-test: in sample (the baseline) | held out (" + held_out + ")"
+             if held_out else "Back-test: in sample (the baseline); no held-out week")
+    t = Table(title=title)
+    t.add_column("rule")
+    t.add_column("k")
+    for week in ("in", "held"):
+        for col in ("fires", "false/day", "loud", "subtle", "ttd loud/subtle"):
+            t.add_column(f"{week}\n{col}", justify="right")
+    for s in scored:
+        k = "target" if s.proposal.rule.k is None else f"{s.proposal.rule.k:g}"
+        if s.proposal.status != "chosen":
+            k = f"{k} ({s.proposal.status})"
+        t.add_row(s.proposal.spec.id, k, *_week_cells(s.in_sample), *_week_cells(s.held_out))
+    return t
+
+
+def _held_out_history(path: str, span: float, baseline: History, same_store: bool,
+                      step: float) -> History:
+    """The newest ``span`` of the store at ``path`` and its recorded faults; exits with a
+    clear error when there is no such store or it would overlap the baseline."""
+    from alerts.baseline import read_history
+    from alerts.retune import RULE_METRICS
+    from monitoring.groundtruth import FaultLog
+    from monitoring.store.sqlite import SQLiteStore
+
+    if not Path(path).is_file():
+        fail(f"--heldout: no store at {path} (write one with 'ionmon --config X backfill "
+             "--seed 7 --faults random:12', X naming another store.path)", 2)
+    store = SQLiteStore(path, retention_s=None)
+    faults = FaultLog(path)
+    try:
+        end = _newest_sample(store, f"--heldout: the store at {path}")
+        start = end - span
+        if same_store and start < float(baseline.ts[-1]) and end > float(baseline.ts[0]):
+            fail(f"--heldout: {path} is the baseline's store and its newest "
+                 f"{format_duration(span)} overlap the baseline: a held-out week must "
+                 "be one the fit never saw", 2)
+        return read_history(store, RULE_METRICS, start, end, faults, step=step)
+    except StoreError as exc:
+        fail(f"--heldout: {exc}")
+    finally:
+        store.close()
+        faults.close()
+
+
 @click.command()
 @click.option("--baseline", "baseline_text", default=None,
               help="History to tune on, e.g. 7d (default: alerts.baseline, 7d).")
@@ -78,12 +140,17 @@ def tradeoff_table(proposals: list[Proposal]) -> Table:
 @click.option("--apply", "apply_", is_flag=True, help="Write the rules file for the evaluator.")
 @click.option("--tradeoff/--no-tradeoff", default=True, show_default=True,
               help="Also print the k trade-off table.")
+@click.option("--heldout", "heldout_path", type=click.Path(dir_okay=False), default=None,
+              help="A store holding a held-out week (e.g. written by 'ionmon --config X "
+                   "backfill --seed 7 --faults random:12'): the picked thresholds are also "
+                   "scored on its newest baseline span, which the fit never saw.")
 @pass_ctx
 def tune(ctx: Context, baseline_text: str | None, end_text: str | None, apply_: bool,
-         tradeoff: bool) -> None:
-    """Propose thresholds from a baseline, back-test them, and optionally apply them."""
+         tradeoff: bool, heldout_path: str | None) -> None:
+    """Propose thresholds from a baseline, back-test them in sample and on a held-out
+    week, and optionally apply them."""
     from alerts.baseline import read_history
-    from alerts.retune import RULE_METRICS, commit_proposals, propose
+    from alerts.retune import RULE_METRICS, commit_proposals, propose, score_weeks
     from alerts.rules import RULE_SPECS
     from monitoring.app.stores import open_store
     from monitoring.groundtruth import open_faultlog
@@ -96,7 +163,8 @@ def tune(ctx: Context, baseline_text: str | None, end_text: str | None, apply_: 
         end = parse_instant(end_text) if end_text else None
     except ValueError as exc:
         fail(f"--baseline/--end: {exc}", 2)
-    console = Console()
+    # The side-by-side back-test needs room: wider than a pipe's 80 columns.
+    console = Console(width=max(Console().width, 140))
     try:
         store = open_store(config)
         if end is None:
@@ -110,6 +178,14 @@ def tune(ctx: Context, baseline_text: str | None, end_text: str | None, apply_: 
     if history.empty:
         fail(f"no data in the store between {end - baseline:.0f} and {end:.0f}: "
              "run 'ionmon backfill' or collect for a while first")
+    held_out = None
+    if heldout_path is not None:
+        same = (config.store.backend == "sqlite"
+                and Path(heldout_path).resolve() == Path(config.store.path).resolve())
+        held_out = _held_out_history(heldout_path, baseline, history, same,
+                                     config.scrape.interval)
+        if held_out.empty:
+            fail(f"--heldout: {heldout_path} holds no samples of the rules' metrics")
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   console=Console(stderr=True)) as progress:
         task = progress.add_task("tuning", total=len(RULE_SPECS))
@@ -124,19 +200,27 @@ def tune(ctx: Context, baseline_text: str | None, end_text: str | None, apply_: 
     console.print(f"baseline {format_duration(baseline)} ending "
                   f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime(end))} UTC, "
                   f"{len(history.faults)} recorded fault(s)")
+    scored = score_weeks(proposals, history, held_out)
     console.print(proposal_table(proposals))
     if tradeoff:
         console.print(tradeoff_table(proposals))
+    if held_out is not None:
+        console.print(f"held-out week: {heldout_path}, "
+                      f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime(held_out.ts[0]))} → "
+                      f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime(held_out.ts[-1]))} UTC, "
+                      f"{len(held_out.faults)} recorded fault(s)")
+    console.print(backtest_table(scored, heldout_path))
     if apply_:
         changes = commit_proposals(settings, proposals, end, baseline,
-                                   config.tuning_log_path, applied=True)
+                                   config.tuning_log_path, applied=True, scored=scored,
+                                   held_out=heldout_path)
         console.print(f"wrote {len(proposals)} rules to {settings.rules_path}; "
                       f"{len(changes)} threshold changes appended to {config.tuning_log_path}")
     else:
         console.print("not applied (use --apply to write the rules file)")
 
 
-def _newest_sample(store) -> float:
+def _newest_sample(store, what: str = "the store") -> float:
     from alerts.rules import RULE_SPECS
 
     newest = 0.0
@@ -147,7 +231,7 @@ def _newest_sample(store) -> float:
             if len(s):
                 newest = max(newest, float(s.ts[-1]))
     if not newest:
-        fail("the store holds no samples of the rules' metrics: run 'ionmon backfill' first")
+        fail(f"{what} holds no samples of the rules' metrics: run 'ionmon backfill' first")
     return newest
 
 

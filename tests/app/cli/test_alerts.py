@@ -1,9 +1,11 @@
+
 import numpy as np
 from click.testing import CliRunner
 
 from alerts.rules import read_rules
 from monitoring.app.cli import main
 from monitoring.store.sqlite import SQLiteStore
+from tests.app.cli.conftest import write_week
 
 
 def test_tune_apply_then_evaluate_then_export(workdir, monkeypatch):
@@ -47,3 +49,41 @@ def test_store_grid_matches_the_synthetic_week(workdir):
     store = SQLiteStore(d / "data" / "ionmon.db")
     s = store.read("regions_up", ts[0], ts[-1], 60)
     assert np.nanmin(s.values) == 2.0
+
+
+def test_tune_scores_the_picked_thresholds_on_a_held_out_week(workdir, tmp_path, monkeypatch):
+    d, _ = workdir
+    monkeypatch.chdir(d)
+    # Another seed's week, two weeks later, in a store of its own.
+    held = tmp_path / "heldout.db"
+    write_week(held, seed=8, shift=14 * 86400)
+    config = tmp_path / "config.yaml"
+    config.write_text(f"store: {{path: {d / 'data' / 'ionmon.db'}}}\n"
+                      f"alerts: {{rules_path: {tmp_path / 'rules.yaml'}}}\n")
+    out = CliRunner().invoke(main, ["--config", str(config), "tune", "--apply",
+                                    "--no-tradeoff", "--heldout", str(held)])
+    assert out.exit_code == 0, out.output
+    assert "held out (" in out.output and "6 recorded fault(s)" in out.output
+    rules = read_rules(tmp_path / "rules.yaml")
+    assert len(rules) == 9
+    for r in rules:
+        ins, ho = r.backtest["in_sample"], r.backtest["held_out"]
+        assert abs(ins["days"] - 7) < 0.01 and abs(ho["days"] - 7) < 0.01
+        assert r.backtest["status"] in ("chosen", "tail", "widened", "target", "disabled")
+    by_id = {r.id: r for r in rules}
+    # The synthetic weeks inject the same faults: each is caught on both.
+    lag = by_id["replication_lag"].backtest
+    assert lag["in_sample"]["loud"] == lag["held_out"]["loud"] == {
+        "faults": 1, "caught": 1, "mean_ttd_s": lag["held_out"]["loud"]["mean_ttd_s"]}
+    assert lag["held_out"]["false_alarms"] == 0
+
+
+def test_tune_heldout_must_be_a_store_and_not_the_baseline(workdir, tmp_path, monkeypatch):
+    d, _ = workdir
+    monkeypatch.chdir(d)
+    run = CliRunner().invoke
+    out = run(main, ["--config", "config.yaml", "tune", "--heldout", str(tmp_path / "no.db")])
+    assert out.exit_code == 2 and "--heldout: no store at" in out.output
+    out = run(main, ["--config", "config.yaml", "tune", "--heldout",
+                     str(d / "data" / "ionmon.db")])
+    assert out.exit_code == 2 and "overlap the baseline" in out.output
