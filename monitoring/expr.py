@@ -350,7 +350,8 @@ def _rate_column(name: str, prev: Snapshot, cur: Snapshot) -> tuple[Keys, np.nda
             cur.adopt(name, before[0])
             old, new = before[1], now[1]
             if bool((new >= old).all()):
-                out = (before[0], (new - old) / dt)
+                with np.errstate(invalid="ignore"):  # inf - inf is NaN, as in the loop
+                    out = (before[0], (new - old) / dt)
         cur.memo[memo_key] = out  # type: ignore[assignment]
     return cur.memo[memo_key]  # type: ignore[return-value]
 
