@@ -20,6 +20,8 @@ from typing import Any
 import pytest
 import websocket
 
+from tests.servers import skip_or_fail
+
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run",
@@ -132,8 +134,6 @@ def chromium_or_skip() -> str:
     """Debian's chromium: skip without it locally, fail without it under CI=true."""
     path = shutil.which("chromium") or "/usr/bin/chromium"
     if not os.access(path, os.X_OK):
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium is required in CI (apt-get install chromium)")
-        pytest.skip("chromium not installed")
+        skip_or_fail("chromium is required (apt-get install chromium)")
     pytest.importorskip("websocket", reason="pip install websocket-client")
     return path
