@@ -6,7 +6,7 @@ describe "normal" with these, so a score on labelled series measures the tuner.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.stats import norm
@@ -109,6 +109,23 @@ def robust_sigma(deviations: np.ndarray, level: float = 0.0) -> float:
     if sigma <= 0:
         sigma = MEAN_AD_TO_SIGMA * float(np.mean(d))
     return max(sigma, REL_SIGMA_FLOOR * abs(level), ABS_SIGMA_FLOOR)
+
+
+def with_counting_floor(b: Baseline) -> Baseline:
+    """``b`` with its sigmas at least the counting noise of its level, sqrt(level).
+
+    A count of things held (cache entries) near its size limit moves by a few units
+    while the limit holds it: its MAD is a unit or two, so the relative floor (0.1 %)
+    rules and a dip of ten entries reads as seven sigmas. sqrt(N) is the spread of a
+    count of N independent items, the finest a threshold on a count can claim.
+    """
+    if not np.isfinite(b.center):
+        return b
+    floor = float(np.sqrt(abs(b.center)))
+    if b.sigma >= floor and b.tail >= floor:
+        return b
+    return replace(b, sigma=max(b.sigma, floor),
+                   tail_sigma=None if b.tail_sigma is None else max(b.tail_sigma, floor))
 
 
 def tail_sigma(deviations: np.ndarray, sigma: float) -> float:

@@ -21,7 +21,7 @@ import numpy as np
 
 from alerts.backtest import AFTERGLOW_S, BacktestResult, backtest
 from alerts.rules import Bound, Rule, RuleSpec, bad_ops, calendar_of
-from alerts.stats import HOURS, Baseline, fit_baseline
+from alerts.stats import HOURS, Baseline, fit_baseline, with_counting_floor
 from monitoring import catalog
 from monitoring.durations import format_duration
 from monitoring.groundtruth import FaultRecord
@@ -58,6 +58,9 @@ TAIL_FOR_FACTOR = 1.5
 # Thresholds are written with the fewest significant digits that leave the
 # back-test unchanged, and never more than this.
 MAX_DIGITS = 6
+# Counts of things held (cache entries) get a counting-noise sigma floor: see
+# ``with_counting_floor``. Other units are rates, shares or timings.
+COUNT_UNIT = "count"
 Status = Literal["chosen", "tail", "widened", "target", "disabled"]
 
 
@@ -97,6 +100,8 @@ def baselines_for(spec: RuleSpec, ts: np.ndarray, values: Mapping[str, np.ndarra
         if v is None or not np.isfinite(v).any():
             continue
         b = fit_baseline(ts, v, normal=normal)
+        if catalog.get(metric_id).unit == COUNT_UNIT:
+            b = with_counting_floor(b)
         target = catalog.get(metric_id).target
         out.append(MetricBaseline(metric_id, b, target is not None and target.met(b.center)))
     return tuple(out)

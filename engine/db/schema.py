@@ -27,6 +27,8 @@ INDEXES: dict[str, str] = {
 }
 # The index the user-history lookup depends on; the default one to drop.
 HISTORY_INDEX = "idx_analytics_user_ts"
+# The index of the analytics summary (recent rows by time).
+SUMMARY_INDEX = "idx_analytics_ts"
 
 USER_HISTORY_SQL = ("SELECT persona_id, event, rating, ts FROM analytics "
                     "WHERE user_id = ? ORDER BY ts DESC LIMIT 20")

@@ -68,3 +68,19 @@ def test_tail_sigma_follows_a_heavy_tail_and_not_the_faults():
     normal[:200] = False
     assert fit_baseline(TS, spiky, normal=normal).tail < 2 * b.tail
     assert fit_baseline(TS, spiky).tail > 100
+
+
+def test_a_count_near_its_limit_gets_counting_noise_as_its_sigma() -> None:
+    from alerts.stats import with_counting_floor
+    rng = np.random.default_rng(3)
+    ts = T0 + np.arange(3 * 1440) * 60.0
+    values = 1536.0 - rng.integers(0, 4, ts.size)  # a cache at its size limit
+    b = fit_baseline(ts, values)
+    assert b.sigma < 3  # MAD of a few entries: a dip of ten would be many sigmas
+    floored = with_counting_floor(b)
+    assert floored.sigma == np.sqrt(b.center)
+    assert floored.tail >= floored.sigma
+    assert (1536 - 10 - floored.center) / floored.sigma > -1  # ten entries: noise
+    assert (0 - floored.center) / floored.sigma < -30  # a flush: far out
+    wide = fit_baseline(ts, 1000.0 + 100 * rng.standard_normal(ts.size))
+    assert with_counting_floor(wide) == wide  # a spread above sqrt(N) is kept

@@ -315,3 +315,20 @@ def test_faults_module_imports_no_cluster_or_region() -> None:
     imported |= {a.name for node in ast.walk(tree) if isinstance(node, ast.Import)
                  for a in node.names}
     assert not imported & {"engine.cluster", "engine.region"}
+
+
+def test_index_dropped_severities_drop_different_indexes(clock) -> None:
+    from engine.db.schema import HISTORY_INDEX, SUMMARY_INDEX, USER_HISTORY_SQL
+    summary = "SELECT persona_id, COUNT(*) FROM analytics WHERE ts >= ? GROUP BY persona_id"
+    with Cluster(small_config(), clock) as cluster:
+        db = cluster.regions["eu"].db
+        cluster.faults.start("index_dropped", "eu")  # loud by default
+        assert HISTORY_INDEX not in db.explain(USER_HISTORY_SQL, ("u1",))
+        assert SUMMARY_INDEX in db.explain(summary, (START,))
+        cluster.faults.stop("index_dropped", "eu")
+        assert HISTORY_INDEX in db.explain(USER_HISTORY_SQL, ("u1",))
+        cluster.faults.start("index_dropped", "eu", severity="subtle")
+        assert HISTORY_INDEX in db.explain(USER_HISTORY_SQL, ("u1",))
+        assert SUMMARY_INDEX not in db.explain(summary, (START,))
+        cluster.faults.stop("index_dropped", "eu")
+        assert SUMMARY_INDEX in db.explain(summary, (START,))
