@@ -64,7 +64,7 @@ class RegionInstance:
         self.builder_faults = ErrorInjector(config.seed * 7919 + stream)
         self.pipeline = Pipeline(BuilderFactory(self.builder_faults), self.instruments)
         self.service = Service(name, region.role, self.cache, self.db, writer, self.pipeline,
-                               clock)
+                               clock, self.target)
         self.network = NetworkModel(region.network_delay_ms, region.network_jitter_ms,
                                     config.seed * 104729 + stream)
         self.api = Api(self.service, self.instruments, self.network, config.http.max_body_bytes)

@@ -13,7 +13,7 @@ from engine.config import RegionConfig
 from engine.traffic import TrafficModel
 from monitoring.catalog import RECORDED, get
 from monitoring.expr import Snapshot
-from tests.engine.conftest import START, small_config
+from tests.engine.conftest import START, body, small_config
 
 REGIONS = ("us", "eu", "asia")
 
@@ -105,3 +105,15 @@ def test_an_instance_down_is_its_own_target_down() -> None:
         assert get("regions_up").derive(snap, snap) == 2
         with pytest.raises(ValueError, match="unknown instance"):
             cluster.set_instance_up("eu-7", False)
+
+
+def test_instances_of_the_primary_write_to_one_database_without_clashing_ids() -> None:
+    clock = ManualClock(START)  # the clock stands still: the ids differ by instance alone
+    with Cluster(_config(2), clock) as cluster:
+        codes = [cluster.request("us", "POST", "/v2/feedback",
+                                 body(user_id="u1", persona_id="coach", rating=4)).status
+                 for _ in range(4)]  # round robin: us-0, us-1, us-0, us-1
+        assert codes == [200] * 4
+        rows = cluster.regions["us"].db.query(
+            "count", "SELECT COUNT(*) FROM analytics WHERE user_id = 'u1'")
+        assert rows[0][0] >= 4
