@@ -48,7 +48,7 @@ from dashboards.data import build_dashboard_data
 from dashboards.definitions import DASHBOARDS
 from engine.cluster import Cluster
 from engine.traffic import TrafficModel
-from monitoring.app.backfill import run_backfill
+from monitoring.app.backfill import _serve, run_backfill
 from monitoring.app.config import Config, load_config
 from monitoring.catalog import RECORDED
 from monitoring.clock import VirtualClock
@@ -120,13 +120,8 @@ def _measure_size(config: Config, per_region: int, cycles: int, tmp: str) -> Siz
     collect, derive, write, series, served = [], [], [], 0, 0
     try:
         for i in range(config.scrape.window_scrapes + cycles):
-            start = t0 + i * step
-            reqs = traffic.requests_for(start, start + step)
-            for r in reqs:
-                clock.set(max(clock.now(), r.ts))
-                cluster.request(r.region, r.method, r.path, r.body)
-            clock.set(start + step)
-            cluster.tick()
+            # The interval's requests, as the backfill serves them (not timed).
+            reqs = _serve(cluster, traffic, clock, t0 + i * step, step)
             a = time.perf_counter()
             results = [c.collect() for c in collectors]
             b = time.perf_counter()
@@ -141,7 +136,7 @@ def _measure_size(config: Config, per_region: int, cycles: int, tmp: str) -> Siz
                 derive.append(c - b)
                 write.append(d - c)
                 series = sum(len(r.samples) for r in results)
-                served += len(reqs)
+                served += reqs
     finally:
         store.close()
         cluster.close()
