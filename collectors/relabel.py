@@ -8,6 +8,10 @@ from dataclasses import replace
 from collectors.base import Collector, Sample, ScrapeResult
 from collectors.families import merge_labels
 
+# The series a scrape writes about itself: in Prometheus they carry the target's
+# labels alone, so a target label replaces the collector's own ``target``.
+_SCRAPE_SERIES = frozenset({"up", "scrape_duration_seconds"})
+
 
 class TargetLabels:
     """Wraps ``inner`` so each sample (``up`` and stale markers included) carries
@@ -26,5 +30,9 @@ class TargetLabels:
                        stale=self._labelled(result.stale))
 
     def _labelled(self, samples: tuple[Sample, ...]) -> tuple[Sample, ...]:
-        return tuple(Sample(s.name, merge_labels(s.labels, self.labels, self.honor_labels),
-                            s.value, s.ts) for s in samples)
+        own = {"target": self.target}
+        return tuple(
+            Sample(s.name, {**s.labels, **self.labels}, s.value, s.ts)
+            if s.name in _SCRAPE_SERIES and s.labels == own else
+            Sample(s.name, merge_labels(s.labels, self.labels, self.honor_labels), s.value, s.ts)
+            for s in samples)

@@ -1,4 +1,9 @@
-"""Three regions, a shared L2, replication from the primary, and the edge in front."""
+"""Three regions, a shared L2, replication from the primary, and the edge in front.
+
+A region runs ``instances`` copies of the service (its own registry, ``/metrics``, L1,
+pipeline and API each) over the region's one database; ``regions`` holds each region's
+first instance, ``instances`` all of them.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from prometheus_client import CollectorRegistry
 from engine.api.response import Response, error_response
 from engine.cache.l2 import MemoryL2, MemoryStore, RedisL2, SharedCache
 from engine.clock import Clock, WallClock
-from engine.config import EngineConfig
+from engine.config import EngineConfig, instance_names
 from engine.db.replication import ReplicationQueue, Writer
 from engine.db.seed import build_seed
 from engine.edge import Edge
@@ -36,12 +41,20 @@ class Cluster:
         seed = build_seed(cfg.database.seed_rows, cfg.database.seed_users, self.clock.now(),
                           cfg.seed)
         self.regions: dict[str, RegionInstance] = {}
-        self.writer = Writer(self.clock, lambda: self.regions[cfg.primary].up)
+        self.instances: dict[str, list[RegionInstance]] = {}
+        self._targets: dict[str, RegionInstance] = {}
+        self.writer = Writer(self.clock, lambda: self.region_up(cfg.primary))
         try:
             for index, (name, rc) in enumerate(cfg.regions.items()):
-                self.regions[name] = RegionInstance(
-                    name, rc, cfg, self.clock, self._make_l2(), self.writer, seed,
-                    self._tmp_dir, index)
+                group = self.instances[name] = []
+                for ordinal, target in enumerate(instance_names(name, rc.instances)):
+                    instance = RegionInstance(
+                        name, rc, cfg, self.clock, self._make_l2(), self.writer, seed,
+                        self._tmp_dir, index, target, ordinal,
+                        db=group[0].db if group else None)
+                    group.append(instance)
+                    self._targets[target] = instance
+                self.regions[name] = group[0]
         except BaseException:
             self.close()
             raise
@@ -51,8 +64,9 @@ class Cluster:
                 queue = ReplicationQueue(region.db, cfg.regions[name].replication_delay_ms
                                          / 1000.0, self.clock)
                 self.writer.queues.append(queue)
-                region.attach_replication(queue)
-        self.edge = Edge(self.regions, metrics_enabled=cfg.metrics_enabled)
+                for instance in self.instances[name]:
+                    instance.attach_replication(queue)
+        self.edge = Edge(self.instances, metrics_enabled=cfg.metrics_enabled)
         self.faults = FaultController(self)
 
     def _make_l2(self) -> SharedCache:
@@ -70,23 +84,37 @@ class Cluster:
     def tick(self) -> None:
         """Bring time-driven work (replication) up to ``clock.now()``."""
         for region in self.regions.values():
-            region.tick()
+            region.tick()  # the region's replication, shared by its instances
         self.faults.tick()
 
     # -- metrics -------------------------------------------------------------
     def registries(self) -> dict[str, CollectorRegistry]:
-        """Scrapable registries; a region that is down is left out."""
+        """Scrapable registries by target; an instance that is down is left out."""
         out = {EDGE: self.edge.registry}
-        out.update({n: r.registry for n, r in self.regions.items() if r.up})
+        out.update({t: i.registry for t, i in self._targets.items() if i.up})
         return out
 
     def is_up(self, target: str) -> bool:
-        return target == EDGE or self.regions[target].up
+        return target == EDGE or self._targets[target].up
+
+    def region_up(self, name: str) -> bool:
+        """A region is up while any of its instances is."""
+        return any(instance.up for instance in self.instances[name])
 
     def set_region_up(self, name: str, up: bool) -> None:
-        region = self.regions[name]
-        region.up = up
-        server = self._servers.get(name)
+        for instance in self.instances[name]:
+            self.set_instance_up(instance.target, up)
+
+    def set_instance_up(self, target: str, up: bool) -> None:
+        """One instance down (or back): its ``/metrics`` stops answering, the edge
+        sends its region's requests to the others."""
+        try:
+            instance = self._targets[target]
+        except KeyError:
+            raise ValueError(f"unknown instance {target!r}; known: {list(self._targets)}"
+                             ) from None
+        instance.up = up
+        server = self._servers.get(target)
         if server is not None:
             # Down means down: the port stops answering, /metrics included.
             if up:
@@ -109,11 +137,11 @@ class Cluster:
         if not self._servers:
             self._servers[EDGE] = HttpServer(host, self._edge_dispatch, self.edge.registry,
                                              max_body)
-            for name, region in self.regions.items():
-                self._servers[name] = HttpServer(host, region.handle, region.registry,
-                                                 max_body)
+            for target, instance in self._targets.items():
+                self._servers[target] = HttpServer(host, instance.handle, instance.registry,
+                                                   max_body)
         for name, server in self._servers.items():
-            if name == EDGE or self.regions[name].up:
+            if self.is_up(name):
                 server.start()
         if self._ticker is None:
             self._ticker_stop.clear()
@@ -137,8 +165,9 @@ class Cluster:
 
     def close(self) -> None:
         self.stop_http()
-        for region in self.regions.values():
-            region.close()
+        for group in self.instances.values():
+            for instance in reversed(group):  # the first owns the database
+                instance.close()
         self._workdir.close()
 
     def __enter__(self) -> Cluster:

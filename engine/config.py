@@ -19,6 +19,14 @@ class RegionConfig(_Strict):
     replication_delay_ms: float = Field(default=0.0, ge=0)
     utc_offset_h: int = 0
     traffic_share: float = Field(default=1.0, gt=0)
+    # Instances behind the edge, each scraped as its own target.
+    instances: int = Field(default=1, ge=1, le=1000)
+
+
+def instance_names(region: str, instances: int) -> list[str]:
+    """The scrape targets of a region: the region's name for one instance, else
+    ``<region>-<i>`` for each (Prometheus would tell them apart by ``instance``)."""
+    return [region] if instances == 1 else [f"{region}-{i}" for i in range(instances)]
 
 
 def _default_regions() -> dict[str, RegionConfig]:
@@ -90,7 +98,16 @@ class EngineConfig(_Strict):
             raise ValueError(f"exactly one primary region expected, got {primaries}")
         if "edge" in self.regions:
             raise ValueError("'edge' is reserved for the global front door")
+        targets = [t for n, r in self.regions.items() for t in instance_names(n, r.instances)]
+        clash = sorted({t for t in targets if targets.count(t) > 1})
+        if clash:
+            raise ValueError(f"instance target names clash with region names: {clash}")
         return self
+
+    def instance_regions(self) -> dict[str, str]:
+        """Every region instance's target name -> its region."""
+        return {target: name for name, r in self.regions.items()
+                for target in instance_names(name, r.instances)}
 
     @property
     def primary(self) -> str:

@@ -35,7 +35,7 @@ import math
 import mmap
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -227,6 +227,8 @@ class ClusterLike(Protocol):
     @property
     def regions(self) -> Mapping[str, Region]: ...
     @property
+    def instances(self) -> Mapping[str, Sequence[Region]]: ...
+    @property
     def clock(self) -> _Clock: ...
     def set_region_up(self, name: str, up: bool) -> None: ...
 
@@ -373,9 +375,14 @@ class FaultController:
             raise ValueError(f"unknown region {target!r}") from None
 
     def _regions(self, target: str) -> list[Region]:
-        if target == ALL:
-            return list(self._cluster.regions.values())
-        return [self._region(target)]
+        """Every instance of the region (of all regions for ``all``): what each
+        instance holds for itself (L1, L2 client, builders, network, API) is faulted
+        in each; the database and its replication are the region's, reached through
+        ``_region``."""
+        names = list(self._cluster.regions) if target == ALL else [target]
+        for name in names:
+            self._region(name)
+        return [i for name in names for i in self._cluster.instances[name]]
 
     def _ticking(self, key: tuple[str, str], work: _Ticking) -> None:
         with self._lock:
@@ -460,10 +467,12 @@ class FaultController:
         self._cluster.set_region_up(target, True)
 
     def _start_network_delay(self, target: str, params: dict[str, Any]) -> None:
-        self._region(target).network.set_factor(float(params["factor"]))
+        for region in self._regions(target):
+            region.network.set_factor(float(params["factor"]))
 
     def _stop_network_delay(self, target: str, params: dict[str, Any]) -> None:
-        self._region(target).network.set_factor(1.0)
+        for region in self._regions(target):
+            region.network.set_factor(1.0)
 
     # Traffic: the clients' demand changes; the engine serves what really arrives.
     def _set_demand(self, kind: str, target: str, factor: float, ramp_s: float = 0.0) -> None:
@@ -506,10 +515,13 @@ class FaultController:
         self._clear_demand("traffic_sag", target)
 
     def _start_cpu_hog(self, target: str, params: dict[str, Any]) -> None:
-        self._region(target).api.extra_work = _hot_loop(float(params["cpu_ms"]) / 1000.0)
+        work = _hot_loop(float(params["cpu_ms"]) / 1000.0)
+        for region in self._regions(target):
+            region.api.extra_work = work
 
     def _stop_cpu_hog(self, target: str, params: dict[str, Any]) -> None:
-        self._region(target).api.extra_work = None
+        for region in self._regions(target):
+            region.api.extra_work = None
 
     def _start_memory_leak(self, target: str, params: dict[str, Any]) -> None:
         self._region(target)

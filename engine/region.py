@@ -38,8 +38,13 @@ def make_dialect(config: EngineConfig, region: str, tmp_dir: str) -> Dialect:
 class RegionInstance:
     def __init__(self, name: str, region: RegionConfig, config: EngineConfig, clock: Clock,
                  l2: SharedCache, writer: Writer, seed: SeedData, tmp_dir: str,
-                 index: int) -> None:
+                 index: int, target: str | None = None, ordinal: int = 0,
+                 db: Database | None = None) -> None:
+        """``target`` names this instance as a scrape target (the region's name by
+        default); instances of a region after the first share its database (``db``)
+        and take their own ``ordinal`` for their random streams."""
         self.name = name
+        self.target = target or name
         self.config = region
         self.up = True
         # Never the global REGISTRY: every region is scraped as its own target.
@@ -47,17 +52,21 @@ class RegionInstance:
         self.instruments = make_instruments(self.registry, name,
                                             enabled=config.metrics_enabled,
                                             slow_query_ms=config.database.slow_query_ms)
-        self.db = Database(make_dialect(config, name, tmp_dir), config.database.pool_size,
-                           config.database.pool_timeout_s, self.instruments)
-        self.db.create(seed)
+        self._owns_db = db is None
+        if db is None:
+            db = Database(make_dialect(config, name, tmp_dir), config.database.pool_size,
+                          config.database.pool_timeout_s, self.instruments)
+            db.create(seed)
+        self.db = db
         self.cache = TieredCache(LruTtlCache(config.cache.l1_max_items, config.cache.l1_ttl_s),
                                  l2, clock, self.instruments)
-        self.builder_faults = ErrorInjector(config.seed * 7919 + index)
+        stream = index + 1000 * ordinal
+        self.builder_faults = ErrorInjector(config.seed * 7919 + stream)
         self.pipeline = Pipeline(BuilderFactory(self.builder_faults), self.instruments)
         self.service = Service(name, region.role, self.cache, self.db, writer, self.pipeline,
-                               clock)
+                               clock, self.target)
         self.network = NetworkModel(region.network_delay_ms, region.network_jitter_ms,
-                                    config.seed * 104729 + index)
+                                    config.seed * 104729 + stream)
         self.api = Api(self.service, self.instruments, self.network, config.http.max_body_bytes)
         self.replication: ReplicationQueue | None = None
         self.instruments.watch_replication_lag(self.replication_lag)
@@ -84,4 +93,5 @@ class RegionInstance:
 
     def close(self) -> None:
         self.cache.l2.close()
-        self.db.close()
+        if self._owns_db:
+            self.db.close()

@@ -35,8 +35,10 @@ class NotFound(LookupError):
 
 class Service:
     def __init__(self, region: str, role: str, cache: TieredCache, db: Database,
-                 writer: Writer, pipeline: Pipeline, clock: Clock) -> None:
+                 writer: Writer, pipeline: Pipeline, clock: Clock,
+                 instance: str | None = None) -> None:
         self.region = region
+        self._instance = instance or region  # the region's instance serving
         self.role = role
         self._cache = cache
         self._db = db
@@ -46,8 +48,8 @@ class Service:
         self._ids = itertools.count(1)
 
     def _new_id(self, prefix: str) -> str:
-        # Unique across regions: writes from every region land on the primary.
-        return f"{prefix}-{self.region}-{int(self._clock.now() * 1000)}-{next(self._ids)}"
+        # Unique across regions and their instances: every write lands on the primary.
+        return f"{prefix}-{self._instance}-{int(self._clock.now() * 1000)}-{next(self._ids)}"
 
     # -- reads ---------------------------------------------------------------
     def health(self) -> dict[str, Any]:

@@ -196,7 +196,9 @@ def _metrics() -> list[Metric]:
                Scale(Agg("max", Gauge(Selector("process_resident_memory_bytes"))), 1 / 2**20),
                "Resident memory of the engine process."),
         Metric("regions_up", "Regions up", "regions", "resources", "up",
-               Agg("sum", Gauge(Selector("up", (m("target", "=~", "|".join(REGIONS)),)))),
+               # A region of several instances is up while one of them answers.
+               Agg("sum", Agg("max", Gauge(Selector("up", (m("target", "=~", "|".join(REGIONS)),))),
+                              ("target",))),
                "Regions whose metrics endpoint answered the last scrape.", Target(">=", 3)),
         Metric("l2_memory", "L2 memory", "MB", "resources", "down",
                Scale(Agg("max", Gauge(_sel("ion_cache_memory_bytes", tier="l2"))), 1 / 2**20),

@@ -22,6 +22,7 @@ from multiprocessing.process import BaseProcess
 from queue import Empty, Full
 
 from collectors.registry import RegistryCollector
+from collectors.relabel import TargetLabels
 from engine.cluster import Cluster
 from engine.fault_schedule import random_schedule
 from engine.traffic import TrafficModel
@@ -147,10 +148,12 @@ def _frames(config: Config, start: float, end: float, first: int
     encoder = FrameEncoder()
     with _rare_full_collections(), cluster:
         registries = cluster.registries
-        collectors = [
-            RegistryCollector(name, (lambda n=name: registries().get(n)), clock)
-            for name in ("edge", *config.engine.regions)
-        ]
+        collectors = [RegistryCollector("edge", lambda: registries().get("edge"), clock)]
+        for target, region in config.engine.instance_regions().items():
+            collector = RegistryCollector(target, (lambda t=target: registries().get(t)), clock)
+            # Several instances of a region: told apart by ``instance``, as Prometheus does.
+            collectors.append(collector if target == region else TargetLabels(
+                collector, {"target": region, "instance": target}))
 
         def scrape() -> Frame:
             return encoder.encode(clock.now(), [c.collect() for c in collectors])

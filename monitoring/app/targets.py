@@ -44,11 +44,17 @@ def _collector(target: TargetConfig, clock: Clock, timeout: float) -> Collector:
 
 def live_collectors(config: Config, clock: Clock, engine_urls: Mapping[str, str]
                     ) -> list[Collector]:
-    """One exposition collector per engine endpoint (edge and regions), then the extras."""
+    """One exposition collector per engine endpoint (edge and region instances), then
+    the extras; several instances of a region carry its ``target`` and their own
+    ``instance``, as Prometheus attaches them."""
     timeout = config.scrape.timeout
-    out: list[Collector] = [
-        ExpositionCollector(name, f"{url.rstrip('/')}/metrics", clock, timeout_s=timeout)
-        for name, url in engine_urls.items()
-    ]
+    regions = config.engine.instance_regions()
+    out: list[Collector] = []
+    for name, url in engine_urls.items():
+        collector = ExpositionCollector(name, f"{url.rstrip('/')}/metrics", clock,
+                                        timeout_s=timeout)
+        region = regions.get(name, name)
+        out.append(collector if region == name else TargetLabels(
+            collector, {"target": region, "instance": name}))
     out += [extra_collector(t, clock, timeout) for t in config.scrape.targets]
     return out

@@ -24,7 +24,9 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from collectors.base import Collector
 from collectors.exposition import ExpositionCollector
+from collectors.relabel import TargetLabels
 from engine.cluster import Cluster
 from engine.config import CacheConfig, EngineConfig
 from engine.traffic import Request, TrafficModel
@@ -113,9 +115,12 @@ class Row:
 # -- the engine and Prometheus --------------------------------------------------------
 
 
-@pytest.fixture
-def cluster() -> Iterator[Cluster]:
-    config = EngineConfig(cache=CacheConfig(l1_max_items=L1_MAX_ITEMS))
+@pytest.fixture(params=[1, 2], ids=["one-instance", "two-instances"])
+def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
+    """The default regions, each with one instance, or with two behind the edge."""
+    regions = {name: r.model_copy(update={"instances": request.param})
+               for name, r in EngineConfig().regions.items()}
+    config = EngineConfig(cache=CacheConfig(l1_max_items=L1_MAX_ITEMS), regions=regions)
     c = Cluster(config, WallClock())
     try:
         yield c
@@ -123,9 +128,11 @@ def cluster() -> Iterator[Cluster]:
         c.close()
 
 
-def _prometheus_config(urls: dict[str, str]) -> str:
+def _prometheus_config(urls: dict[str, str], regions: dict[str, str]) -> str:
+    # An instance is labelled with its region's target; Prometheus adds ``instance``.
     jobs = "\n".join(
-        f'      - targets: ["{urlsplit(url).netloc}"]\n        labels: {{target: {name}}}'
+        f'      - targets: ["{urlsplit(url).netloc}"]\n'
+        f'        labels: {{target: {regions.get(name, name)}}}'
         for name, url in urls.items()
     )
     return f"""
@@ -187,7 +194,7 @@ def _warm_up(cluster: Cluster, window_reqs: list[Request]) -> None:
     cluster.faults.stop("builder_errors", "analyst")
 
 
-def _snapshot(collectors: list[ExpositionCollector], ts: float) -> Snapshot:
+def _snapshot(collectors: list[Collector], ts: float) -> Snapshot:
     """All targets' samples as one snapshot, stamped with the window edge ``ts``.
 
     The counters are flat around the edge, so the instant of the scrape within that
@@ -290,17 +297,23 @@ def _bound(
 def test_prometheus_and_embedded_agree_on_every_catalog_metric(cluster: Cluster) -> None:
     require_binary("prometheus")
     urls = cluster.start_http()
-    assert set(urls) == set(TARGETS)
+    regions = cluster.config.instance_regions()
+    assert {regions.get(t, t) for t in urls} == set(TARGETS)
     clock = WallClock()
-    collectors = [ExpositionCollector(t, urls[t] + "/metrics", clock) for t in TARGETS]
+    collectors: list[Collector] = []
+    for t, url in urls.items():
+        collector = ExpositionCollector(t, url + "/metrics", clock)
+        region = regions.get(t, t)
+        collectors.append(collector if region == t else TargetLabels(
+            collector, {"target": region, "instance": t}))
     traffic = TrafficModel(cluster.config)
     now = time.time()
     window_reqs = traffic.requests_for(now - 6 * 3600, now)[:WINDOW_REQUESTS]
     assert len(window_reqs) == WINDOW_REQUESTS
 
-    with PrometheusServer(_prometheus_config(urls)) as prom:
+    with PrometheusServer(_prometheus_config(urls, regions)) as prom:
         _wait_until(
-            lambda: len(_query(prom, "up == 1", time.time())) == len(TARGETS),
+            lambda: len(_query(prom, "up == 1", time.time())) == len(urls),
             30,
             "Prometheus to scrape all targets",
         )
@@ -339,8 +352,8 @@ def test_prometheus_and_embedded_agree_on_every_catalog_metric(cluster: Cluster)
 
         window = f"{WINDOW_S}s"
         per_target = {}
-        for t in TARGETS:
-            series = _query(prom, f'up{{target="{t}"}}[{window}]', end)
+        for t, url in urls.items():
+            series = _query(prom, f'up{{instance="{urlsplit(url).netloc}"}}[{window}]', end)
             assert len(series) == 1, f"{t}: {series}"
             values = series[0]["values"]
             failed = [ts for ts, v in values if v != "1"]
