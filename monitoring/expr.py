@@ -94,8 +94,14 @@ class Snapshot:
         column = self._columns.get(name)
         if column is None:
             rows = self._by_name.get(name, [])
+            keys = tuple(k for k, _, _ in rows)
+            # A scrape usually holds the series the one before held: share its key tuple,
+            # so layouts cached by identity (``_ONCE``) are reused, not piled up anew.
+            before = self.previous._columns.get(name) if self.previous is not None else None
+            if before is not None and before[0] == keys:
+                keys = before[0]
             column = self._columns[name] = (
-                tuple(k for k, _, _ in rows), tuple(labels for _, labels, _ in rows),
+                keys, tuple(labels for _, labels, _ in rows),
                 np.array([v for _, _, v in rows], dtype=float))
         keys, _, values = column
         return (keys, values) if _ONCE.get(keys, "unique", lambda: _distinct(keys)) else None
