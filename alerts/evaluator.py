@@ -110,6 +110,14 @@ def evaluate(rules: Sequence[Rule], now: float, query: Query,
     return out, changes
 
 
+def latest_index(ts: np.ndarray, now: float, staleness_s: float = STALENESS_S) -> int | None:
+    """Where in sorted ``ts`` the latest sample at or before ``now`` is, when it is no
+    older than ``staleness_s``; None when stale or absent. The one staleness rule of
+    every query over series read ahead (replay, back-test, burn rates)."""
+    i = int(np.searchsorted(ts, now, side="right")) - 1
+    return None if i < 0 or now - ts[i] > staleness_s else i
+
+
 def store_query(store: Store, staleness_s: float = STALENESS_S) -> Query:
     """The latest value at or before ``now`` within ``staleness_s``; None if stale."""
     def query(metric: str, now: float) -> float | None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from alerts.cycle import cycle_with, load_rules
-from alerts.evaluator import STALENESS_S, AlertState, Query, Transition
+from alerts.evaluator import STALENESS_S, AlertState, Query, Transition, latest_index
 from alerts.notify.alertmanager import RESEND_INTERVALS
 from alerts.notify.base import Notification, Notifier
 from alerts.notify.dispatch import Dispatcher, drain_bound
@@ -79,10 +79,8 @@ def memory_query(series: Mapping[str, Series], staleness_s: float = STALENESS_S)
         if got is None:
             return None
         ts, values = got
-        i = int(np.searchsorted(ts, now, side="right")) - 1
-        if i < 0 or ts[i] < now - staleness_s:
-            return None
-        return float(values[i])
+        i = latest_index(ts, now, staleness_s)
+        return None if i is None else float(values[i])
     return query
 
 

@@ -22,7 +22,7 @@ from alerts.burn import (
     events,
     joined_weights,
 )
-from alerts.evaluator import STALENESS_S, Query
+from alerts.evaluator import STALENESS_S, Query, latest_index
 from alerts.rules import Bound, Rule
 from alerts.runbooks import runbook_for
 from alerts.slo import SLO
@@ -98,8 +98,8 @@ def query_from_arrays(ts: np.ndarray, series: Mapping[str, np.ndarray], fallback
     def query(metric: str, now: float) -> float | None:
         if metric not in series:
             return fallback(metric, now)
-        i = int(np.searchsorted(ts, now, side="right")) - 1
-        if i < 0 or now - ts[i] > STALENESS_S:
+        i = latest_index(ts, now)
+        if i is None:
             return None
         v = float(series[metric][i])
         return None if not np.isfinite(v) else v

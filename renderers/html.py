@@ -55,11 +55,10 @@ class LiveView:
 
     range_query: tuple[tuple[str, str], ...]  # the query naming the range shown
     preset: str | None = None  # the preset shown; None for a custom from/to
-    keep: tuple[tuple[str, str], ...] = ()  # query parameters every link carries
     presets: tuple[str, ...] = RANGE_PRESETS
 
     def href(self, path: str, query: Sequence[tuple[str, str]] = (), anchor: str = "") -> str:
-        q = urlencode([*query, *self.keep])
+        q = urlencode(list(query))
         return f"{path}{'?' + q if q else ''}{'#' + anchor if anchor else ''}"
 
 

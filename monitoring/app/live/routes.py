@@ -40,9 +40,6 @@ log = logging.getLogger(__name__)
 DEFAULT_RANGE = "6h"
 MAX_RANGE_S = 90 * 86400
 READ_POINTS = 7 * 1440  # up to a week is read at the scrape interval; longer, coarser
-# Query parameters every link keeps (none: the token travels in a header or the login
-# cookie, never in a URL).
-KEPT_PARAMS: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -176,8 +173,7 @@ def _dashboard_page(config: Config, store: Store, name: str, query: str, now: fl
         return text_page(400, f"bad range: {exc}")
     data = load_configured(config.alerting, DASHBOARDS[name], store, view.start, view.end,
                            view.step, faults=_faults(config, view.start, view.end))
-    keep = tuple((k, v[-1]) for k, v in parse_qs(query).items() if k in KEPT_PARAMS)
-    live = LiveView(view.query, view.preset, keep)
+    live = LiveView(view.query, view.preset)
     page = render_html(data, refresh_s=int(config.scrape.interval), link_pattern="/d/{name}",
                        live=live)
     return Page(200, "text/html; charset=utf-8", page.encode())
