@@ -19,6 +19,7 @@ from dashboards.loader import load_configured
 from monitoring.app.config import Config
 from monitoring.app.report import generate
 from monitoring.app.scheduler import JobSpec, JobStateDB, cron, interval
+from monitoring.app.stores import recorded_faults
 from monitoring.groundtruth import open_faultlog
 from monitoring.scrape import Scraper
 from monitoring.store.base import Store
@@ -88,7 +89,8 @@ def dashboards_job(ctx: JobContext, range_s: float = 86400.0) -> Callable[[float
         out.mkdir(parents=True, exist_ok=True)
         for name, dashboard in DASHBOARDS.items():
             data = load_configured(ctx.config.alerting, dashboard, ctx.store, now - range_s, now,
-                                   ctx.config.scrape.interval)
+                                   ctx.config.scrape.interval,
+                                   faults=recorded_faults(ctx.config, now - range_s, now))
             (out / f"{name}.html").write_text(render_html(data), encoding="utf-8")
         return f"{len(DASHBOARDS)} dashboards written to {out}"
     return run

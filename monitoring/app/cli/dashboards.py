@@ -39,10 +39,12 @@ def _open(ctx: Context) -> Store:
 
 def _load(ctx: Context, store: Store, name: str, start: float, end: float) -> DashboardData:
     from dashboards.loader import load_configured
+    from monitoring.app.stores import recorded_faults
 
     try:
         data = load_configured(ctx.config.alerting, DASHBOARDS[name], store, start, end,
-                               ctx.config.scrape.interval)
+                               ctx.config.scrape.interval,
+                               faults=recorded_faults(ctx.config, start, end))
     except StoreError as exc:
         fail(str(exc))
     if all(m.stats.samples == 0 for p in data.panels for m in p.metrics):

@@ -29,9 +29,9 @@ from monitoring.app.config import Config
 from monitoring.app.live.server import Page, text_page
 from monitoring.app.live.silence_page import handle_post, silences_html
 from monitoring.app.scheduler import JobStateDB
+from monitoring.app.stores import recorded_faults
 from monitoring.clock import WallClock
 from monitoring.durations import parse_duration
-from monitoring.groundtruth import FaultRecord, open_faultlog
 from monitoring.store.base import Store
 from monitoring.timerange import last_complete_week, parse_instant
 from renderers.html import RANGE_PRESETS, LiveView, render_html
@@ -90,16 +90,6 @@ def _instant(name: str, text: str) -> float:
         return parse_instant(text)
     except ValueError as exc:
         raise ValueError(f"{name}=: {exc}") from None
-
-
-def _faults(config: Config, start: float, end: float) -> list[FaultRecord]:
-    log_ = open_faultlog(config.store.path)
-    if log_ is None:
-        return []
-    try:
-        return log_.between(start, end)
-    finally:
-        log_.close()
 
 
 def _status_page(state: JobStateDB,
@@ -172,7 +162,7 @@ def _dashboard_page(config: Config, store: Store, name: str, query: str, now: fl
     except ValueError as exc:
         return text_page(400, f"bad range: {exc}")
     data = load_configured(config.alerting, DASHBOARDS[name], store, view.start, view.end,
-                           view.step, faults=_faults(config, view.start, view.end))
+                           view.step, faults=recorded_faults(config, view.start, view.end))
     live = LiveView(view.query, view.preset)
     page = render_html(data, refresh_s=int(config.scrape.interval), link_pattern="/d/{name}",
                        live=live)

@@ -58,3 +58,25 @@ def test_all_dashboards_in_all_formats(config: Path, tmp_path: Path) -> None:
 def test_empty_range_warns(config: Path) -> None:
     res = _run(config, "dashboard", "database", "--end", str(END - 30 * 86400))
     assert res.exit_code == 0 and "no samples in range" in res.output
+
+
+def test_static_page_marks_recorded_faults(tmp_path: Path) -> None:
+    from monitoring.groundtruth import FaultLog, FaultRecord
+
+    make_store(tmp_path / "s.db", days=1).close()
+    log = FaultLog(tmp_path / "s.db")
+    log.record(FaultRecord("network_delay", "asia", END - 3 * 3600, END - 2 * 3600))
+    log.close()
+    config = tmp_path / "config.yaml"
+    config.write_text(f"store:\n  path: {tmp_path / 's.db'}\noutput_dir: {tmp_path / 'out'}\n")
+    out = tmp_path / "latency.html"
+    res = _run(config, "dashboard", "latency", "--format", "html", "--range", "6h",
+               "--end", str(END), "--out", str(out))
+    assert res.exit_code == 0, res.output
+    page = out.read_text()
+    assert 'data-marker="fault"' in page and "network_delay" in page
+
+    res = _run(config, "dashboards", "--out", str(tmp_path / "all"), "--range", "6h",
+               "--end", str(END))
+    assert res.exit_code == 0, res.output
+    assert 'data-marker="fault"' in (tmp_path / "all" / "latency.html").read_text()
