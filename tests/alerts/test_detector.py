@@ -42,6 +42,38 @@ def test_spike_and_seasonal_shift_stand_out():
     assert s[day12].max() > 0.5
 
 
+def _flat(n: int = 4032, seed: int = 3) -> np.ndarray:
+    return 50 + np.random.default_rng(seed).normal(0, 1, n)
+
+
+def test_sustained_small_shift_scores_above_any_lone_noise_row():
+    v = _flat()
+    v[3000:3036] += 1.5  # three hours at 1.5 sigma: no one row is out of the ordinary
+    s = detect(_frame(v))
+    normal = np.r_[s[1000:2900], s[3400:]]
+    assert s[3000:3036].max() > max(normal.max(), 0.5)
+
+
+def test_one_spike_is_one_detection():
+    v = _flat()
+    v[3000] += 40
+    s = detect(_frame(v))
+    assert s[3000] > 0.5
+    # The runs that hold the spike stay high for a day, but none is a new maximum of
+    # its trailing hour: the hour after the spike scores 0, the rest of the day is quiet.
+    assert np.all(s[3001:3012] == 0)
+    assert s[3012:3288].max() < 0.5
+
+
+def test_truncated_series_scores_the_same_prefix():
+    v = _flat()
+    v[3000:3036] += 1.5
+    v[3100] += 40
+    full = detect(_frame(v))
+    for k in (2500, 3010, 3101):
+        np.testing.assert_array_equal(detect(_frame(v[:k])), full[:k])
+
+
 def test_bad_input_names_what_is_wrong():
     frame = _frame(_daily(100))
     with pytest.raises(ValueError, match=r"missing column\(s\) \['value'\]"):
