@@ -16,16 +16,18 @@ one fault is one detection, not one per sample.
 
 Measured on NAB with ``bench/nab_loo.py`` (standard / low-FP / low-FN full set,
 standard cross-val, worst standard full@loo gap): this detector 71.22 / 64.80 /
-75.26, 71.22, 0.00. Not kept, because none held up when one category is held out
-(or none gained): the |z| alone 63.61 / 60.32 / 67.41, 59.79; one mean of the last
-half hour beside |z| 69.08 / 63.89 / 72.94, 67.67, 1.38 (15 min: cross-val 54.24,
-1 h: 65.97, 2 h: 50.45; that mean's tail read in-sample from the refit baseline:
-cross-val 40.48); the same without the hourly de-dup 64.96, 63.24; suppressed rows
-at half their score 67.55; "already alerted in the hour" or "twice the hour's
-maximum" de-dups 63.49 and 47.76; a Fisher combination of |z| and the mean 64.12,
-cross-val 54.94; several means each on its own tail (30+60 min: cross-val 55.51;
-10..80 min: 69.99, 66.49); the scan from three rows up 71.53 but cross-val 62.57
-(worst gap 8.97); the scan to 1 h 67.49; a first difference beside |z| and the mean
+75.26, 71.22, 0.00. Not kept (each lost when one category was held out, gained
+nothing, or is only a neighbour on the same plateau): the |z| alone 63.61 / 60.32 /
+67.41, 59.79; one mean of the last half hour beside |z| 69.08 / 63.89 / 72.94,
+67.67, 1.38 (15 min: cross-val 54.24, 1 h: 65.97, 2 h: 50.45; that mean's tail read
+in-sample from the refit baseline: cross-val 40.48); the same without the hourly
+de-dup 64.96, 63.24; suppressed rows at half their score 67.55; "already alerted in
+the hour" or "twice the hour's maximum" de-dups 63.49 and 47.76; a Fisher
+combination of |z| and the mean 64.12, cross-val 54.94; several means each on its
+own tail (30+60 min: cross-val 55.51; 10..80 min: 69.99, 66.49); the scan from three
+rows up 71.53 but cross-val 62.57 (worst gap 8.97); the scan to 1 h 67.49 (to 80 min
+.. 12 h: 70.9-71.6, cross-val 70.1-71.1); runs at geometric lengths only (x2:
+cross-val 49.08; x1.41: 71.99, 70.64); a first difference beside |z| and the mean
 68.18; per-sign tails 56.94; the live |z| tail instead of the refit one 63.34; the
 scan's tail read from history an hour old, so a fault does not raise its own normal
 extreme, 71.02, cross-val 69.40. Earlier, also not kept: the same surprise on first
