@@ -212,7 +212,9 @@ def test_cpu_hog_burns_cpu_in_the_request_path(drive: Drive) -> None:
                                    lambda: faults.start("cpu_hog", "us"),
                                    lambda: faults.stop("cpu_hog", "us"))
     assert during > 3 * before
-    assert after < 1.5 * before
+    # Stopped: back within a third of the hog's rise. Other load on the machine moves the
+    # request path's own CPU time by tens of percent, so "near before" is not a ratio.
+    assert after - before < (during - before) / 3
     assert drive.cluster.regions["us"].api.extra_work is None
 
 

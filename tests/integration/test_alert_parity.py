@@ -1,6 +1,6 @@
 """The same alerts from Prometheus as from the embedded evaluator, rule by rule.
 
-One ``ionmon export-openmetrics --days 1 --blocks`` (a fault for every rule kind)
+One ``ionmon export-openmetrics --days 1 --end <Monday> --blocks`` (a fault for every rule kind)
 backfills the embedded store, writes the raw scrapes as OpenMetrics and turns them into
 blocks with promtool, with blocks of the exported SLO recording rules beside them
 (``create_rule_blocks``: promtool's ``create-blocks-from rules``, in dependency stages),
@@ -105,7 +105,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     try:
         done = subprocess.run(
             [sys.executable, "-m", "monitoring", "--config", str(tmp / "config.yaml"),
-             "export-openmetrics", "--days", "1", "--out", str(tmp / "backfill.om"),
+             "export-openmetrics", "--days", "1", "--end", f"{end:.0f}",
+             "--out", str(tmp / "backfill.om"),
              "--blocks", str(server.dir / "tsdb")],
             capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
             cwd=tmp, check=False)

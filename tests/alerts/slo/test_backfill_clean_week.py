@@ -20,7 +20,7 @@ from tests.alerts.slo.realburn import backfilled, evaluate_every_minute, slo_ser
 
 SLOS = default_slos()
 # The fixture models a whole week through the real engine: minutes, not seconds.
-pytestmark = pytest.mark.timeout(1500)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
 
 @pytest.fixture(scope="module")

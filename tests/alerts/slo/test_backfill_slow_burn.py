@@ -23,7 +23,7 @@ from tests.alerts.slo.realburn import (
 )
 
 # The fixture models 34 hours through the real engine.
-pytestmark = pytest.mark.timeout(900)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 SLO = next(s for s in default_slos() if s.name == "availability")
 CLEAN_H, BURN_H = 12, 22
 RATE_WINDOW_S, STEP_S = 300, 60

@@ -17,6 +17,9 @@ from renderers.report import fmt
 from tests.app.report.conftest import INDEX_FAULT_AT, Built
 from tests.app.report.helpers import key_metrics, number, section, table_rows
 
+# Two real modelled weeks are built for these tests (the session fixtures in conftest).
+pytestmark = pytest.mark.slow
+
 
 def _week_values(store: SQLiteStore, metric_id: str, start: float) -> np.ndarray:
     # The same query the report documents: samples stamped in (start, start + 1 week].
