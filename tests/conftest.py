@@ -56,6 +56,8 @@ def _group(item: pytest.Item) -> str:
     return rel
 
 
+# tryfirst: pytest-xdist reads the group marks in its own hook of this name.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """One xdist group per test file (a module's fixtures are built once), longest first.
 

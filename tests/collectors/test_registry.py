@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from collectors.registry import RegistryCollector
 from tests.collectors.clock import FixedClock, meta
@@ -69,11 +69,19 @@ def test_collection_is_fast() -> None:
     collector = RegistryCollector("engine", lambda: reg, FixedClock())
     n_samples = len(collector.collect().samples) - 2
     assert 700 <= n_samples <= 900
-    runs = 200
-    started = time.perf_counter()
-    for _ in range(runs):
-        collector.collect()
-    per_collection_us = (time.perf_counter() - started) / runs * 1e6
-    print(f"\nRegistryCollector: {per_collection_us:.0f} µs per collection of {n_samples} samples")
-    # Backfill does 10,080 of these; a generous bound that still catches a regression.
-    assert per_collection_us < 20_000
+    # Against prometheus_client writing the same registry as text, interleaved in the same
+    # run so machine load moves both: a clock bound would fail on a busy machine. Backfill
+    # does 10,080 collections a week; collecting measured about half the cost of writing.
+    ratios = []
+    for _ in range(3):
+        ours = theirs = 0.0
+        for _ in range(40):
+            began = time.perf_counter()
+            collector.collect()
+            ours += time.perf_counter() - began
+            began = time.perf_counter()
+            generate_latest(reg)
+            theirs += time.perf_counter() - began
+        ratios.append(ours / theirs)
+    print(f"\nRegistryCollector: {min(ratios):.2f}x generate_latest for {n_samples} samples")
+    assert min(ratios) < 1.0

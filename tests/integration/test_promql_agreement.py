@@ -57,6 +57,8 @@ WINDOW_S = 20  # whole seconds: the PromQL window is spelled "20s"
 QUIET_S = 1.5  # no traffic this long around each edge: >= 5 scrapes see flat counters
 BURSTS = 4
 WINDOW_REQUESTS = 400
+# Windows tried before a schedule the machine cannot keep fails the test.
+WINDOWS = 3
 WARMUP_ROUNDS = 3  # the window's requests, sent this often before it (see _warm_up)
 L1_MAX_ITEMS = 32  # small, so the window's traffic evicts: cache_evictions is not 0/0
 
@@ -319,47 +321,57 @@ def test_prometheus_and_embedded_agree_on_every_catalog_metric(cluster: Cluster)
         )
         _warm_up(cluster, window_reqs)
 
-        # The window [start, end]: quiet edges, traffic in bursts in between.
-        time.sleep(QUIET_S)
-        start = round(time.time(), 3)
-        snap_start = _snapshot(collectors, start)
-        end = start + WINDOW_S
-        burst_times = [
-            start + QUIET_S + i * (WINDOW_S - 2 * QUIET_S - 1) / (BURSTS - 1) for i in range(BURSTS)
-        ]
-        per_burst = math.ceil(len(window_reqs) / BURSTS)
-        for i, at in enumerate(burst_times):
-            _sleep_until(at)
-            if i == 0:
-                cluster.faults.start("builder_errors", "analyst", region="us", rate=0.5)
-            if i == 1:
-                cluster.faults.start("replica_lag", "eu")
-                cluster.faults.start("l2_down", "asia")
-            _send(cluster, window_reqs[i * per_burst : (i + 1) * per_burst])
-            if i == 1:
-                cluster.faults.stop("l2_down", "asia")
-            if i == BURSTS - 2:
-                cluster.faults.stop("replica_lag", "eu")
-                cluster.faults.stop("builder_errors", "analyst")
-        traffic_done = time.time()
-        assert traffic_done < end - QUIET_S, (
-            f"traffic ran {traffic_done - (end - QUIET_S):.2f}s into the quiet end of the "
-            "window; the machine is too slow for this schedule"
-        )
-        _sleep_until(end)
-        snap_end = _snapshot(collectors, end)
-        _sleep_until(end + 1.0)  # Prometheus has ingested every scrape up to ``end``
+        # A window whose schedule the machine could not keep (traffic running into the
+        # quiet end, or a scrape missing its 250 ms deadline on a loaded machine) says
+        # nothing about agreement: it is measured again, up to WINDOWS times.
+        trouble = ""
+        for _ in range(WINDOWS):
+            # The window [start, end]: quiet edges, traffic in bursts in between.
+            time.sleep(QUIET_S)
+            start = round(time.time(), 3)
+            snap_start = _snapshot(collectors, start)
+            end = start + WINDOW_S
+            gap = (WINDOW_S - 2 * QUIET_S - 1) / (BURSTS - 1)
+            burst_times = [start + QUIET_S + i * gap for i in range(BURSTS)]
+            per_burst = math.ceil(len(window_reqs) / BURSTS)
+            for i, at in enumerate(burst_times):
+                _sleep_until(at)
+                if i == 0:
+                    cluster.faults.start("builder_errors", "analyst", region="us", rate=0.5)
+                if i == 1:
+                    cluster.faults.start("replica_lag", "eu")
+                    cluster.faults.start("l2_down", "asia")
+                _send(cluster, window_reqs[i * per_burst : (i + 1) * per_burst])
+                if i == 1:
+                    cluster.faults.stop("l2_down", "asia")
+                if i == BURSTS - 2:
+                    cluster.faults.stop("replica_lag", "eu")
+                    cluster.faults.stop("builder_errors", "analyst")
+            traffic_done = time.time()
+            if traffic_done >= end - QUIET_S:
+                trouble = (f"traffic ran {traffic_done - (end - QUIET_S):.2f}s into the quiet "
+                           "end of the window; the machine is too slow for this schedule")
+                continue
+            _sleep_until(end)
+            snap_end = _snapshot(collectors, end)
+            _sleep_until(end + 1.0)  # Prometheus has ingested every scrape up to ``end``
 
-        window = f"{WINDOW_S}s"
-        per_target = {}
-        for t, url in urls.items():
-            series = _query(prom, f'up{{instance="{urlsplit(url).netloc}"}}[{window}]', end)
-            assert len(series) == 1, f"{t}: {series}"
-            values = series[0]["values"]
-            failed = [ts for ts, v in values if v != "1"]
-            assert not failed, f"Prometheus's scrapes of {t} failed at {failed}"
-            times = [float(ts) for ts, _ in values]
-            per_target[t] = rate_bounds(times, end - WINDOW_S, end)
+            window = f"{WINDOW_S}s"
+            per_target = {}
+            for t, url in urls.items():
+                series = _query(prom, f'up{{instance="{urlsplit(url).netloc}"}}[{window}]', end)
+                assert len(series) == 1, f"{t}: {series}"
+                values = series[0]["values"]
+                failed = [ts for ts, v in values if v != "1"]
+                if failed:
+                    trouble = f"Prometheus's scrapes of {t} failed at {failed}"
+                    break
+                times = [float(ts) for ts, _ in values]
+                per_target[t] = rate_bounds(times, end - WINDOW_S, end)
+            else:
+                trouble = ""
+                break
+        assert not trouble, f"{WINDOWS} windows in a row missed their schedule; the last: {trouble}"
         bounds = combined(per_target.values())
 
         rows: list[Row] = []

@@ -86,6 +86,11 @@ def test_a_hung_webhook_delays_neither_alertmanager_nor_the_log(tmp_path):
             evaluation.start()
             am_at = _wait_for_am(am.url, RULE.id, start + interval)
             log_at = log.first(f"{RULE.id} FIRING")
+            # The webhook's own worker may connect after Alertmanager already has the page
+            # (that independence is the point); give it time on a loaded machine.
+            tried_by = time.monotonic() + 10
+            while not hung.connections and time.monotonic() < tried_by:
+                time.sleep(0.05)
             assert hung.connections, "the webhook was never tried"
             hung.stop()  # the webhook's worker may now give up
             evaluation.join(4 * HUNG_TIMEOUT_S)
