@@ -53,7 +53,7 @@ if not __package__:
     # repository importable so the tuner's statistics are the ones scored.
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from alerts.stats import fit_baseline
+from alerts.stats import TAIL_QUANTILE, fit_baseline
 
 # The tuner's default baseline: a week holds every hour of every weekday.
 WINDOW_S = 7 * 86400
@@ -61,9 +61,8 @@ WINDOW_S = 7 * 86400
 REFIT_S = 3600
 # Six hours of history before any judgement: a median needs a few dozen samples.
 MIN_HISTORY_S = 6 * 3600
-# A baseline's "normal extreme": the |z| that one sample in a thousand exceeds,
-# so a handful of unlabelled outliers in the week do not mask the next one.
-TAIL_QUANTILE = 0.999
+# A baseline's "normal extreme" is read at the tuner's TAIL_QUANTILE (one sample in a
+# thousand), so a handful of unlabelled outliers in the week do not mask the next one.
 # Never call less than 3 robust sigmas normal, however smooth the week was.
 MIN_TAIL_Z = 3.0
 # A sustained shift of under a normal extreme per row: every trailing run of rows
