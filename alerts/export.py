@@ -39,9 +39,13 @@ def bound_expr(b: Bound, window: str = RATE_WINDOW) -> str:
     if b.hourly is None:
         return f"({q}) {b.op} {_num(b.value)}"  # type: ignore[arg-type]
     # One threshold per UTC hour: a vector that holds the current hour's value; with
-    # weekend hours, the weekday ones hold Monday to Friday (day_of_week() 1-5, UTC).
-    days = ((b.hourly, " and on() day_of_week() > 0 < 6"),
-            (b.weekend, " and on() (day_of_week() == 0 or day_of_week() == 6)")
+    # weekend hours, the weekday ones hold Monday to Friday (day_of_week() 1-5) on the
+    # bound's clock: UTC, or the time shifted by its offset.
+    shift = 3600 * b.weekend_offset_h
+    dow = ("day_of_week()" if not shift
+           else f"day_of_week(vector(time() {'+' if shift > 0 else '-'} {abs(shift)}))")
+    days = ((b.hourly, f" and on() {dow} > 0 < 6"),
+            (b.weekend, f" and on() ({dow} == 0 or {dow} == 6)")
             ) if b.weekend is not None else ((b.hourly, ""),)
     limit = " or ".join(f"(vector({_num(v)}) and on() hour() == {h}{when})"
                         for hours, when in days for h, v in enumerate(hours))

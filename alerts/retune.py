@@ -22,14 +22,17 @@ RULE_METRICS: tuple[str, ...] = tuple(sorted({m for s in RULE_SPECS for m in s.m
 
 
 def propose(history: History, settings: AlertsSettings,
-            on_rule: Callable[[RuleSpec], None] | None = None) -> list[Proposal]:
-    """One proposal per rule spec that has data; ``on_rule`` is told before each (progress)."""
+            on_rule: Callable[[RuleSpec], None] | None = None,
+            weekend_clocks: Sequence[int] = (0,)) -> list[Proposal]:
+    """One proposal per rule spec that has data; ``on_rule`` is told before each (progress).
+    ``weekend_clocks``: the UTC offsets (hours) of the service's regions, whose local
+    weekends a weekly profile may follow."""
     proposals = []
     for spec in RULE_SPECS:
         if on_rule is not None:
             on_rule(spec)
         p = tune_rule(spec, history.ts, history.values, history.faults, settings.k_grid,
-                      settings.max_false_alarms_per_day)
+                      settings.max_false_alarms_per_day, weekend_clocks=weekend_clocks)
         if p is not None:
             proposals.append(p)
     return proposals

@@ -53,6 +53,11 @@ def bad_ops(metric_id: str) -> tuple[Op, ...]:
     return {"down": (">",), "up": ("<",), "both": (">", "<")}[good]
 
 
+def _per_region(metric_id: str) -> tuple[str, ...]:
+    """The catalog's per-region series of ``metric_id``."""
+    return tuple(f"{metric_id}_{r}" for r in catalog.REGIONS)
+
+
 RULE_SPECS: tuple[RuleSpec, ...] = (
     RuleSpec("high_latency_p95", ("latency_p95",), 300, "warning",
              "p95 latency above its normal range",
@@ -74,16 +79,21 @@ RULE_SPECS: tuple[RuleSpec, ...] = (
              "warning", "A read replica is behind the primary",
              "Check the replica's apply rate and the primary's write load; reads in "
              "that region may be stale.", ("replica_lag",)),
-    RuleSpec("slow_db_queries", ("db_query_p95", "db_slow_queries"), 300, "warning",
+    # Per region: an index dropped in one region (asia, the fewest queries at its
+    # night) moves the total's p95 too little to see.
+    RuleSpec("slow_db_queries", _per_region("db_query_p95"), 300, "warning",
              "Database queries slower than normal",
              "Compare query plans with the last good ones; a dropped or invalid index "
              "shows as sequential scans.", ("index_dropped",)),
-    RuleSpec("traffic_anomaly", ("request_rate",), 600, "info",
+    # The total and each region: a drop in one region is a third of its own traffic
+    # but a tenth of the total's.
+    RuleSpec("traffic_anomaly", ("request_rate", *_per_region("requests")), 600, "info",
              "Request rate outside its usual range for the hour",
              "A drop means clients cannot reach us (DNS, a region, the edge); a surge "
              "may be a retry storm or a new client.",
              ("traffic_surge", "traffic_drop", "traffic_sag")),
-    RuleSpec("resource_saturation", ("cpu_usage", "memory_rss", "db_pool_utilisation"), 600,
+    RuleSpec("resource_saturation", ("cpu_usage", *_per_region("cpu_usage"), "memory_rss",
+                                     "db_pool_utilisation"), 600,
              "warning", "CPU, memory or the DB pool above normal",
              "Look for a leak (memory only grows), a hot loop or connections never returned "
              "to the pool; scale out if load is real.",
@@ -96,21 +106,36 @@ RULE_SPECS: tuple[RuleSpec, ...] = (
 SPECS_BY_ID = {spec.id: spec for spec in RULE_SPECS}
 
 
-# Hour of day (UTC) and whether it is the weekend, per point of a grid.
-Calendar = tuple[np.ndarray, np.ndarray]
+class Calendar:
+    """Hour of day (UTC) per point of a grid, and whether it is the weekend on a given
+    clock: worked out once for the many bounds read over one grid."""
+
+    def __init__(self, ts: np.ndarray) -> None:
+        self.ts = np.asarray(ts, dtype=float)
+        self.hour = hour_of_day(self.ts)
+        self._weekend: dict[int, np.ndarray] = {}
+
+    def weekend(self, offset_h: int = 0) -> np.ndarray:
+        if offset_h not in self._weekend:
+            self._weekend[offset_h] = is_weekend(self.ts, offset_h)
+        return self._weekend[offset_h]
 
 
 def calendar_of(ts: np.ndarray) -> Calendar:
-    ts = np.asarray(ts, dtype=float)
-    return hour_of_day(ts), is_weekend(ts)
+    return Calendar(ts)
+
+
+# The clocks a weekend may be read on: UTC-12 to UTC+14.
+MIN_OFFSET_H, MAX_OFFSET_H = -12, 14
 
 
 @dataclass(frozen=True)
 class Bound:
     """``metric op threshold`` is trouble; the threshold is flat or one per UTC hour.
 
-    With ``weekend`` as well, ``hourly`` holds the weekday hours (Monday to Friday,
-    UTC) and ``weekend`` those of Saturday and Sunday.
+    With ``weekend`` as well, ``hourly`` holds the weekday hours (Monday to Friday)
+    and ``weekend`` those of Saturday and Sunday, on the clock ``weekend_offset_h``
+    hours from UTC (a region's local weekend); the hours themselves are UTC.
     """
 
     metric: str
@@ -118,12 +143,17 @@ class Bound:
     value: float | None = None
     hourly: tuple[float, ...] | None = None
     weekend: tuple[float, ...] | None = None
+    weekend_offset_h: int = 0
 
     def __post_init__(self) -> None:
         if (self.value is None) == (self.hourly is None):
             raise ValueError(f"bound on {self.metric}: give exactly one of value, hourly")
         if self.weekend is not None and self.hourly is None:
             raise ValueError(f"bound on {self.metric}: weekend needs hourly (the weekdays)")
+        if not MIN_OFFSET_H <= self.weekend_offset_h <= MAX_OFFSET_H:
+            raise ValueError(f"bound on {self.metric}: weekend_offset_h must be hours from "
+                             f"UTC, {MIN_OFFSET_H} to {MAX_OFFSET_H}, got "
+                             f"{self.weekend_offset_h}")
         for key, hours in (("hourly", self.hourly), ("weekend", self.weekend)):
             if hours is not None and len(hours) != HOURS:
                 raise ValueError(f"bound on {self.metric}: {key} needs {HOURS} values, "
@@ -146,10 +176,11 @@ class Bound:
         ts = np.asarray(ts, dtype=float)
         if self.hourly is None:
             return np.full(ts.shape, float(self.value))  # type: ignore[arg-type]
-        hour, weekend = calendar if calendar is not None else calendar_of(ts)
-        limit = np.asarray(self.hourly)[hour]
+        calendar = calendar if calendar is not None else calendar_of(ts)
+        limit = np.asarray(self.hourly)[calendar.hour]
         if self.weekend is not None:
-            limit = np.where(weekend, np.asarray(self.weekend)[hour], limit)
+            limit = np.where(calendar.weekend(self.weekend_offset_h),
+                             np.asarray(self.weekend)[calendar.hour], limit)
         return limit
 
     def breached(self, ts: np.ndarray, values: np.ndarray,
@@ -188,6 +219,8 @@ def _bound_to_dict(b: Bound) -> dict[str, Any]:
         out["hourly"] = [float(v) for v in b.hourly]
         if b.weekend is not None:
             out["weekend"] = [float(v) for v in b.weekend]
+            if b.weekend_offset_h:
+                out["weekend_offset_h"] = b.weekend_offset_h
     else:
         out["value"] = float(b.value)  # type: ignore[arg-type]
     return out
@@ -236,11 +269,11 @@ def _kind_name(kind: type | tuple[type, ...]) -> str:
 def _parse_bound(d: Any, where: str) -> Bound:
     if not isinstance(d, dict):
         raise RulesFileError(f"{where}: expected a mapping, got {d!r}")
-    unknown = set(d) - {"metric", "op", "value", "hourly", "weekend"}
+    unknown = set(d) - {"metric", "op", "value", "hourly", "weekend", "weekend_offset_h"}
     if unknown:
         raise RulesFileError(f"{where}.{sorted(unknown)[0]}: unknown key")
     metric = _need(d, "metric", where, str)
-    if metric not in catalog.CATALOG:
+    if metric not in catalog.RECORDED:
         raise RulesFileError(f"{where}.metric: unknown metric {metric!r}")
     op = _need(d, "op", where, str)
     if op not in (">", "<"):
@@ -251,15 +284,27 @@ def _parse_bound(d: Any, where: str) -> Bound:
     try:
         if "hourly" in d:
             hours = {key: _hours(d, key, where) for key in ("hourly", "weekend") if key in d}
-            return Bound(metric, op, hourly=hours["hourly"], weekend=hours.get("weekend"))
+            offset = d.get("weekend_offset_h", 0)
+            if not isinstance(offset, int) or isinstance(offset, bool):
+                raise RulesFileError(f"{where}.weekend_offset_h: expected whole hours from "
+                                     f"UTC, got {offset!r}")
+            if offset and "weekend" not in d:
+                raise RulesFileError(f"{where}.weekend_offset_h: needs weekend (the "
+                                     "weekend hours)")
+            return Bound(metric, op, hourly=hours["hourly"], weekend=hours.get("weekend"),
+                         weekend_offset_h=offset)
         if "weekend" in d:
             raise RulesFileError(f"{where}.weekend: needs hourly (the weekday hours)")
+        if "weekend_offset_h" in d:
+            raise RulesFileError(f"{where}.weekend_offset_h: needs hourly and weekend")
         return Bound(metric, op, value=float(_need(d, "value", where, (int, float))))
     except ValueError as exc:
         if isinstance(exc, RulesFileError):
             raise
         key = "hourly" if "hourly" in d else "value"
-        if "weekend" in d and "weekend" in str(exc):
+        if "weekend_offset_h" in str(exc):
+            key = "weekend_offset_h"
+        elif "weekend" in d and "weekend" in str(exc):
             key = "weekend"
         raise RulesFileError(f"{where}.{key}: {exc}") from None
 

@@ -14,7 +14,7 @@ from typing import Literal
 from alerts.rules import RULE_SPECS, SPECS_BY_ID
 from dashboards.definitions import DASHBOARDS
 from dashboards.report.model import fault_metrics
-from monitoring.catalog import CATALOG, REGIONS
+from monitoring.catalog import CATALOG, REGIONS, drawn_as
 from monitoring.groundtruth import FaultRecord
 
 MarkerKind = Literal["alert", "fault"]
@@ -58,7 +58,12 @@ def fault_concerns(fault: FaultRecord) -> tuple[str, ...]:
     ids = dict.fromkeys([*fault_metrics(fault), *caught, *regional])
     # A fault in one region leaves the other regions' own series alone.
     others = tuple(f"_{r}" for r in REGIONS if r != region) if region in REGIONS else ()
-    return tuple(m for m in ids if m in CATALOG and not m.endswith(others))
+    return _charted(m for m in ids if not m.endswith(others))
+
+
+def _charted(metrics: Iterable[str]) -> tuple[str, ...]:
+    """The catalog charts that show ``metrics``: a region series shows on its total's."""
+    return tuple(m for m in dict.fromkeys(drawn_as(m) for m in metrics) if m in CATALOG)
 
 
 def fault_markers(faults: Iterable[FaultRecord]) -> tuple[Marker, ...]:
@@ -78,7 +83,7 @@ def alert_episodes(history: Sequence[Mapping], start: float, end: float
         spec = SPECS_BY_ID.get(rule)
         metrics = (row["metric"],) if row.get("metric") else (spec.metrics if spec else ())
         out.append(Marker("alert", rule, row.get("metric") or "", float(row["at"]),
-                          until, tuple(metrics)))
+                          until, _charted(metrics)))
 
     for row in sorted(history, key=lambda r: r["at"]):
         rule = row["rule"]
@@ -98,7 +103,9 @@ def panel_anchor(title: str) -> str:
 
 
 def evidence_panel(metric: str | None) -> tuple[str, str] | None:
-    """(dashboard name, panel anchor) of the first chart that shows ``metric``."""
+    """(dashboard name, panel anchor) of the first chart that shows ``metric`` (a
+    region series: its total's)."""
+    metric = None if metric is None else drawn_as(metric)
     for dash in DASHBOARDS.values():
         for panel in dash.panels:
             if panel.kind == "timeseries" and metric in panel.metrics:

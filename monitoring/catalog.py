@@ -6,8 +6,10 @@ derivation from scraped samples. Everything else refers to metrics by id.
 
 Beside the 25 metrics the dashboards show, a few *SLI series* are recorded for the
 objectives alone (per-region request counts and the share of them under the latency
-threshold): they are spelled here the same way, stored and queried like any metric,
-and not drawn as panels.
+threshold), and *region series* for the alert rules (a region's CPU and DB query
+times, which a fault in one region moves less in the total than in its own share):
+they are spelled here the same way, stored and queried like any metric, and not
+drawn as panels. ``drawn_as`` names the panel that shows each of them.
 """
 
 from __future__ import annotations
@@ -230,6 +232,31 @@ def _sli_series() -> list[Metric]:
     return out
 
 
+def _region_series() -> list[Metric]:
+    """Per-region copies of catalog metrics that alert rules watch.
+
+    A fault in one region is diluted in the total: the asia index drop (a fifth of
+    the traffic, fewest queries at its night) or a CPU hog in one region moves the
+    sum by its region's share only, and the other regions' noise hides it.
+    """
+    out = []
+    for r in REGIONS:
+        region = m("region", "=", r)
+        out += [
+            Metric(f"cpu_usage_{r}", f"Engine CPU {r.upper()}", "%", "resources", "down",
+                   Scale(_sum_rate("ion_cpu_seconds_total", region), 100),
+                   f"CPU time spent handling region {r}'s requests, in percent of one core."),
+            Metric(f"db_query_p95_{r}", f"DB query p95 {r.upper()}", "ms", "database", "down",
+                   Scale(HistogramQuantile(0.95, Selector("ion_db_query_duration_seconds",
+                                                          (region,))), 1000),
+                   f"95th percentile database query time in region {r}.", Target("<", 5)),
+            Metric(f"db_slow_queries_{r}", f"Slow queries {r.upper()}", "per s", "database",
+                   "down", _sum_rate("ion_db_slow_queries_total", region),
+                   f"Queries per second slower than the slow-query time in region {r}."),
+        ]
+    return out
+
+
 # Names of the recorded series the SLO rules write (Prometheus recording rules); every
 # other module reads them from here.
 SLO_RULE_PREFIX = "slo:"
@@ -256,7 +283,9 @@ def _build(metrics: list[Metric]) -> Mapping[str, Metric]:
 
 CATALOG: Mapping[str, Metric] = _build(_metrics())  # the metrics dashboards show
 SLI_SERIES: Mapping[str, Metric] = _build(_sli_series())  # recorded for the SLOs
-RECORDED: Mapping[str, Metric] = _build([*CATALOG.values(), *SLI_SERIES.values()])
+REGION_SERIES: Mapping[str, Metric] = _build(_region_series())  # recorded for alert rules
+RECORDED: Mapping[str, Metric] = _build(
+    [*CATALOG.values(), *SLI_SERIES.values(), *REGION_SERIES.values()])
 
 
 def get(metric_id: str) -> Metric:
@@ -268,6 +297,23 @@ def get(metric_id: str) -> Metric:
         raise KeyError(f"unknown metric {metric_id!r}; known metrics: {known}") from None
 
 
+def drawn_as(metric_id: str) -> str:
+    """The catalog metric whose panel shows ``metric_id``: itself, or for a region's
+    copy (``db_query_p95_eu``) its total when that is in the catalog."""
+    if metric_id in CATALOG:
+        return metric_id
+    for r in REGIONS:
+        total = metric_id.removesuffix(f"_{r}")
+        total = _TOTALS.get(total, total)
+        if total != metric_id and total in CATALOG:
+            return total
+    return metric_id
+
+
+# Region series whose total has another name.
+_TOTALS = {"requests": "request_rate"}
+
+
 def by_group() -> dict[str, list[Metric]]:
     out: dict[str, list[Metric]] = {g: [] for g in GROUPS}
     for metric in CATALOG.values():
@@ -276,7 +322,8 @@ def by_group() -> dict[str, list[Metric]]:
 
 
 def derive_all(prev: Snapshot, cur: Snapshot) -> dict[str, float]:
-    """Every recorded series (catalog metrics and SLI series) with data over (prev, cur]."""
+    """Every recorded series (catalog metrics, SLI and region series) with data over
+    (prev, cur]."""
     out = {}
     for metric in RECORDED.values():
         value = metric.derive(prev, cur)

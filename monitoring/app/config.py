@@ -150,6 +150,11 @@ class Config(Strict):
         """What alerting is handed: its section, the SLOs as declared, how often it runs."""
         return Alerting(self.alerts, tuple(self.slos), self.schedule.evaluate_interval)
 
+    @property
+    def weekend_clocks(self) -> tuple[int, ...]:
+        """UTC and the regions' UTC offsets: the clocks a tuned weekend may be read on."""
+        return tuple(sorted({0, *(r.utc_offset_h for r in self.engine.regions.values())}))
+
     # The scheduler's files live beside the store unless placed, so one config keeps one
     # place (computed on use: a copy of the config with another store moves them too).
     @property

@@ -75,7 +75,7 @@ def retune_job(ctx: JobContext) -> Callable[[float], str]:
                 faults.close()
         if history.empty:
             return "skipped: no history in the baseline"
-        proposals = propose(history, settings)
+        proposals = propose(history, settings, weekend_clocks=ctx.config.weekend_clocks)
         changes = commit_proposals(settings, proposals, now, settings.baseline,
                                    ctx.config.tuning_log_path, schedule.retune_apply)
         return (f"{len(proposals)} rules tuned, {len(changes)} thresholds changed"

@@ -25,7 +25,11 @@ NORMAL = {  # metric: (level, noise sd)
     "db_slow_queries": (0.01, 0.005), "replication_lag_eu": (20.0, 4.0),
     "replication_lag_asia": (25.0, 5.0), "cpu_usage": (0.3, 0.03),
     "memory_rss": (120.0, 2.0), "regions_up": (3.0, 0.0), "l2_memory": (30.0, 0.5),
+    "db_query_p95_us": (2.0, 0.2), "db_query_p95_eu": (2.1, 0.2),
+    "db_query_p95_asia": (2.3, 0.25),
 }
+# Each region's share of the traffic (and of the CPU it costs).
+SHARES = {"us": 0.45, "eu": 0.35, "asia": 0.20}
 
 FAULTS = (  # kind, target, start offset, duration (as in config.yaml)
     ("l1_flush", "us", 1 * DAY + 10 * 3600, 60),
@@ -46,6 +50,9 @@ def week(seed: int = 7, days: int = 7, start: float = T0, faults: bool = True
     v = {m: lvl + sd * rng.standard_normal(ts.size) for m, (lvl, sd) in NORMAL.items()}
     v["request_rate"] = 40 * diurnal + 2 * rng.standard_normal(ts.size)
     v["cpu_usage"] = v["cpu_usage"] * diurnal
+    for r, share in SHARES.items():
+        v[f"requests_{r}"] = share * v["request_rate"] + rng.standard_normal(ts.size)
+        v[f"cpu_usage_{r}"] = share * v["cpu_usage"] + 0.01 * rng.standard_normal(ts.size)
     v["availability"] = np.minimum(v["availability"], 100.0)
     for m in ("error_rate", "builder_error_rate", "db_slow_queries"):
         v[m] = np.abs(v[m])
@@ -65,6 +72,7 @@ def week(seed: int = 7, days: int = 7, start: float = T0, faults: bool = True
             v["latency_p95"][w] += 40
         elif kind == "index_dropped":
             v["db_query_p95"][w] = 15.0
+            v[f"db_query_p95_{target}"][w] = 25.0
             v["db_slow_queries"][w] = 2.0
         elif kind == "builder_errors":
             v["builder_error_rate"][w] = 30.0
@@ -76,4 +84,5 @@ def week(seed: int = 7, days: int = 7, start: float = T0, faults: bool = True
             v["regions_up"][w] = 2.0
             v["availability"][w] = 70.0
             v["request_rate"][w] *= 0.66
+            v[f"requests_{target}"][w] = 0.0
     return ts, v, records

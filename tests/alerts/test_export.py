@@ -7,6 +7,7 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import yaml
 
 from alerts.export import alertmanager_config, prometheus_rules
 from alerts.notify.alertmanager import AlertmanagerNotifier
@@ -118,3 +119,29 @@ def test_promtool_accepts_weekday_and_weekend_hours(tmp_path):
     out = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "day_of_week() > 0 < 6" in path.read_text()
+
+
+def test_prometheus_reads_a_bounds_weekend_on_its_own_clock(tmp_path):
+    """promtool's rule tests evaluate the export as Prometheus does: a bound whose
+    weekend is on UTC+8 pages at Friday 20:00 UTC (Saturday 04:00 there), and the same
+    bound on UTC does not."""
+    promtool = require_binary("promtool")
+    never, always = (1e9,) * 24, (-1.0,) * 24  # weekday hours never breach, weekend ones do
+    for offset, fires in ((8, True), (0, False)):
+        b = Bound("requests_eu", ">", hourly=never, weekend=always, weekend_offset_h=offset)
+        text = prometheus_rules([Rule("traffic_anomaly", (b,), 600, "info", "s", "rb")])
+        (tmp_path / "rules.yml").write_text(text)
+        exported = yaml.safe_load(text)["groups"][0]["rules"][0]
+        friday_20h = "44h"  # 1970-01-01 was a Thursday
+        exp = ([{"exp_labels": {"severity": "info"},
+                 "exp_annotations": exported["annotations"]}] if fires else [])
+        test = {"rule_files": ["rules.yml"], "evaluation_interval": "1m", "tests": [{
+            "interval": "1m",
+            "input_series": [{"series": 'ion_http_requests_total{region="eu"}',
+                              "values": "0+60x3000"}],
+            "alert_rule_test": [{"eval_time": friday_20h, "alertname": "traffic_anomaly",
+                                 "exp_alerts": exp}]}]}
+        (tmp_path / "test.yml").write_text(json.dumps(test))
+        out = subprocess.run([promtool, "test", "rules", "test.yml"], cwd=tmp_path,
+                             capture_output=True, text=True)
+        assert out.returncode == 0, (offset, out.stdout + out.stderr)

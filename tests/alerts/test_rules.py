@@ -91,6 +91,18 @@ def test_weekend_hours_and_a_disabled_reason_survive_the_file():
         103.0, 3.0]
     text = prometheus_rules(back)
     assert "day_of_week()" in text and "slow_db_queries" not in text
+    local = Rule("traffic_anomaly", (Bound("requests_asia", "<", hourly=hourly, weekend=weekend,
+                                           weekend_offset_h=8),), 600, "info", "s", "rb")
+    (b,) = parse_rules(rules_to_yaml([local]))[0].bounds
+    assert b.weekend_offset_h == 8 and b.metric == "requests_asia"
+    fri_20h = 1_767_225_600.0 + 86400 + 20 * 3600  # Friday UTC, Saturday 04:00 at UTC+8
+    assert b.threshold_at(np.array([fri_20h])).tolist() == [120.0]
+    assert "day_of_week(vector(time() + 28800))" in prometheus_rules([local])
+    for bad, why in (("weekend_offset_h: 20", "must be hours from UTC"),
+                     ("weekend_offset_h: 1.5", "expected whole hours")):
+        with pytest.raises(RulesFileError, match=rf"bounds.0.weekend_offset_h: .*{why}"):
+            parse_rules("rules: [{id: a, bounds: [{metric: request_rate, op: '>', hourly: "
+                        f"{list(hourly)}, weekend: {list(weekend)}, {bad}}}]}}]")
     with pytest.raises(RulesFileError, match=r"bounds.0.weekend: needs hourly"):
         parse_rules("rules: [{id: a, bounds: [{metric: request_rate, op: '>', value: 1, "
                     "weekend: [1]}]}]")

@@ -84,3 +84,37 @@ def test_a_count_near_its_limit_gets_counting_noise_as_its_sigma() -> None:
     assert (0 - floored.center) / floored.sigma < -30  # a flush: far out
     wide = fit_baseline(ts, 1000.0 + 100 * rng.standard_normal(ts.size))
     assert with_counting_floor(wide) == wide  # a spread above sqrt(N) is kept
+
+
+def test_the_weekend_is_read_on_the_clock_that_fits_it():
+    rng = np.random.default_rng(5)
+    hour = (TS % 86400) / 3600
+    daily = 100 + 50 * np.sin(hour / 24 * 2 * np.pi)
+    # A region eight hours ahead of UTC: its weekend starts at Friday 16:00 UTC.
+    v = np.where(is_weekend(TS, 8), daily / 3, daily) + rng.normal(0, 2, TS.size)
+    b = fit_baseline(TS, v, weekend_offsets=(0, -5, 1, 8))
+    assert b.weekly and b.weekend_offset_h == 8
+    friday_20h_utc = T0 + 86400 + 20 * 3600  # 2026-01-02, Saturday 04:00 at UTC+8
+    assert abs(b.expected(np.array([friday_20h_utc]))[0] - daily[1440 + 1200] / 3) < 5
+    # On UTC alone the weekly profile misreads eight hours of each weekend: its tail
+    # (what a threshold has to clear) is several times wider.
+    utc = fit_baseline(TS, v)
+    assert utc.weekend_offset_h == 0 and utc.tail > 4 * b.tail
+
+
+def test_a_per_hour_spread_is_kept_only_where_the_noise_follows_the_hour():
+    rng = np.random.default_rng(6)
+    hour = (TS % 86400) // 3600
+    level = 100 + 50 * np.sin(hour / 24 * 2 * np.pi)
+    # Counting noise: the busy hours swing several times more than the quiet ones.
+    counts = level + np.sqrt(level) * (0.2 + (hour >= 12)) * rng.standard_normal(TS.size)
+    b = fit_baseline(TS, counts, spread=True)
+    assert b.spread is not None
+    assert min(b.spread[12:]) > 2.5 * max(b.spread[:12])
+    z = b.z(TS, counts)
+    assert abs(np.std(z[hour < 12]) / np.std(z[hour >= 12]) - 1) < 0.3
+    # Without it (the detector's fit) one sigma serves every hour.
+    assert fit_baseline(TS, counts).spread is None
+    # The same noise at every hour: no spread.
+    even = level + 3 * rng.standard_normal(TS.size)
+    assert fit_baseline(TS, even, spread=True).spread is None

@@ -35,6 +35,11 @@ _LEVELS = {
     "requests_us": (1.5, 0.6, 0.05), "requests_eu": (1.1, 0.6, 0.05),
     "requests_asia": (0.6, 0.6, 0.05), "fast_requests_us": (99.2, 0.0, 0.003),
     "fast_requests_eu": (98.9, 0.0, 0.003), "fast_requests_asia": (97.5, 0.0, 0.005),
+    **{f"{metric}_{r}": (level * share, swing, noise)
+       for r, share in (("us", 0.45), ("eu", 0.35), ("asia", 0.2))
+       for metric, (level, swing, noise) in (("cpu_usage", (0.18, 0.5, 0.06)),
+                                             ("db_slow_queries", (0.02, 0.5, 0.4)))},
+    **{f"db_query_p95_{r}": (2.1, 0.2, 0.08) for r in ("us", "eu", "asia")},
 }
 
 

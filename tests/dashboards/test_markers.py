@@ -41,7 +41,8 @@ def test_episodes_pair_firing_with_the_next_resolution_in_any_order():
 
 def test_an_episode_without_a_metric_concerns_all_the_rules_metrics():
     (ep,) = alert_episodes([_row("slow_db_queries", 10.0, "firing")], 0.0, 20.0)
-    assert ep.metrics == ("db_query_p95", "db_slow_queries")
+    # Each region's p95 shows on the chart of the total.
+    assert ep.metrics == ("db_query_p95",)
 
 
 def test_faults_concern_what_they_move_and_what_should_catch_them():
@@ -53,6 +54,16 @@ def test_faults_concern_what_they_move_and_what_should_catch_them():
     (m,) = fault_markers([FaultRecord("replica_lag", "eu", 10, 70)])
     assert (m.kind, m.label, m.metrics) == ("fault", "fault replica_lag (eu)",
                                              ("replication_lag_eu",))
+
+
+def test_region_series_are_shaded_on_their_totals_chart():
+    # The rules watch each region's series; the dashboards chart the totals.
+    assert fault_concerns(FaultRecord("index_dropped", "asia", 0, 60)) == (
+        "db_query_p95", "db_slow_queries")
+    (ep,) = alert_episodes([_row("traffic_anomaly", 10.0, "firing", "requests_eu")], 0.0, 20.0)
+    assert ep.metrics == ("request_rate",)
+    assert evidence_panel("cpu_usage_asia") == evidence_panel("cpu_usage") is not None
+    assert evidence_panel("db_query_p95_us") == evidence_panel("db_query_p95")
 
 
 def test_a_marker_ending_before_it_starts_is_refused():

@@ -195,7 +195,7 @@ def tune(ctx: Context, baseline_text: str | None, end_text: str | None, apply_: 
                 progress.advance(task)
             progress.update(task, description=f"tuning {spec.id}")
 
-        proposals = propose(history, settings, started)
+        proposals = propose(history, settings, started, config.weekend_clocks)
         progress.update(task, completed=len(RULE_SPECS), description="tuned")
     console.print(f"baseline {format_duration(baseline)} ending "
                   f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime(end))} UTC, "

@@ -135,7 +135,8 @@ def backfill(ctx: Context, days: int | None, end_text: str | None, replace: bool
         f"({summary.cycles * summary.step_s / wall:,.0f} virtual s per wall s): "
         f"{summary.requests:,} requests, {summary.points:,} points for "
         f"{len(summary.metrics_seen & set(catalog.CATALOG))} metrics and "
-        f"{len(summary.metrics_seen & set(catalog.SLI_SERIES))} SLI series, "
+        f"{len(summary.metrics_seen & set(catalog.SLI_SERIES))} SLI series and "
+        f"{len(summary.metrics_seen & set(catalog.REGION_SERIES))} region series, "
         f"{len(summary.faults)} faults injected; "
         f"store {config.store.path}: {stats['bytes'] / max(stats['samples'], 1):.2f} bytes/sample"
     )
@@ -218,10 +219,13 @@ def query(ctx: Context, metric_id: str, range_: str | None, start_text: str | No
 @click.command(name="metrics")
 @click.option("--promql", is_flag=True, help="Show each metric's PromQL.")
 def metrics_cmd(promql: bool) -> None:
-    """List the 25 catalog metrics and the SLI series recorded for the objectives."""
+    """List the 25 catalog metrics, the SLI series recorded for the objectives and the
+    region series recorded for the alert rules."""
     console = Console()
     for title, metrics in (("Metric catalog", catalog.CATALOG),
-                           ("SLI series (recorded for the SLOs)", catalog.SLI_SERIES)):
+                           ("SLI series (recorded for the SLOs)", catalog.SLI_SERIES),
+                           ("Region series (recorded for the alert rules)",
+                            catalog.REGION_SERIES)):
         table = Table(title=title)
         for col in ("id", "title", "unit", "group", "target",
                     *(["promql"] if promql else [])):
