@@ -69,15 +69,29 @@ def condition(rule: Rule, ts: np.ndarray, values: Mapping[str, np.ndarray],
     return out
 
 
-def firing(cond: np.ndarray, ts: np.ndarray, for_s: float) -> np.ndarray:
-    """Firing per grid point: the condition has held since at least ``for_s`` ago."""
+def firing(cond: np.ndarray, ts: np.ndarray, for_s: float, keep_s: float = 0.0
+           ) -> np.ndarray:
+    """Firing per grid point: the condition has held since at least ``for_s`` ago, or
+    the alert fired and its condition has been clear for less than ``keep_s`` since
+    (Prometheus's ``keep_firing_for``: resolved at the first evaluation ``keep_s``
+    after the first clear one)."""
     if len(cond) == 0:
         return cond.copy()
-    # Start of the current run of True values, carried forward.
-    starts = cond & ~np.concatenate(([False], cond[:-1]))
-    run_start = np.where(starts, ts, -np.inf)
-    run_start = np.maximum.accumulate(run_start)
-    return cond & (ts - run_start >= for_s)
+    fire = cond & (ts - _run_start(cond, ts) >= for_s)
+    if keep_s <= 0 or not fire.any():
+        return fire
+    # The alert ends where a clear run reaches keep_s; it fires from its first point.
+    ends = ~cond & (ts - _run_start(~cond, ts) >= keep_s)
+    idx = np.arange(len(ts))
+    last_fire = np.maximum.accumulate(np.where(fire, idx, -1))
+    last_end = np.maximum.accumulate(np.where(ends, idx, -1))
+    return (last_fire >= 0) & (last_fire > last_end)
+
+
+def _run_start(mask: np.ndarray, ts: np.ndarray) -> np.ndarray:
+    """Per point, the time the current run of True values in ``mask`` began."""
+    starts = mask & ~np.concatenate(([False], mask[:-1]))
+    return np.maximum.accumulate(np.where(starts, ts, -np.inf))
 
 
 def episodes(fire: np.ndarray, ts: np.ndarray) -> list[Episode]:
@@ -140,7 +154,7 @@ def backtest(rule: Rule, kinds: Sequence[str], ts: np.ndarray,
     ``normal`` (grid points away from any fault), also how often its condition holds
     there. ``calendar`` is ``calendar_of(ts)``, for many replays over one grid."""
     cond = condition(rule, ts, values, calendar)
-    fire = firing(cond, ts, rule.for_s)
+    fire = firing(cond, ts, rule.for_s, rule.keep_firing_s)
     days = span_days(ts)
     result = score(rule, kinds, episodes(fire, ts), faults, days)
     if normal is None or not normal.any():
@@ -211,7 +225,7 @@ class WeekScore:
 def week_score(rule: Rule, kinds: Sequence[str], ts: np.ndarray,
                values: Mapping[str, np.ndarray], faults: Sequence[FaultRecord]) -> WeekScore:
     """Replay ``rule`` over a week; recall and time to detect split by fault severity."""
-    fire = firing(condition(rule, ts, values), ts, rule.for_s)
+    fire = firing(condition(rule, ts, values), ts, rule.for_s, rule.keep_firing_s)
     days = span_days(ts)
     eps = episodes(fire, ts)
     overall = score(rule, kinds, eps, faults, days)

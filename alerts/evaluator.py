@@ -41,6 +41,8 @@ class AlertState:
     summary: str = ""
     health: str = "ok"  # "ok" | "no data" | "error: ..."
     last_eval: float | None = None
+    # While firing: the first evaluation its condition was clear (``keep_firing_for``).
+    clear_since: float | None = None
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,7 @@ def step(rule: Rule, prior: AlertState, breached: bool, metric: str | None,
     """The next state of one alert: a pure function of the last and this evaluation."""
     s = replace(prior, severity=rule.severity, summary=rule.summary, last_eval=now)
     if breached:
-        s = replace(s, value=value, metric=metric)
+        s = replace(s, value=value, metric=metric, clear_since=None)
         if prior.state in ("inactive", "resolved"):
             s = replace(s, state="pending", active_since=now, fired_at=None, resolved_at=None)
         since = now if s.active_since is None else s.active_since  # 0.0 is a valid time
@@ -79,7 +81,10 @@ def step(rule: Rule, prior: AlertState, breached: bool, metric: str | None,
             s = replace(s, state="firing", fired_at=now)
         return s
     if prior.state == "firing":
-        return replace(s, state="resolved", resolved_at=now)
+        since = now if prior.clear_since is None else prior.clear_since
+        if now - since < rule.keep_firing_s:
+            return replace(s, clear_since=since)
+        return replace(s, state="resolved", resolved_at=now, clear_since=None)
     if prior.state == "pending":
         return replace(s, state="inactive", active_since=None, value=None, metric=None)
     resolved_at = now if prior.resolved_at is None else prior.resolved_at

@@ -93,6 +93,8 @@ def prometheus_rules(rules: Sequence[Rule], window: str = RATE_WINDOW,
                      runbook_base: str = DEFAULT_BASE_URL) -> str:
     group = {"name": GROUP_NAME, "rules": [
         *({"alert": r.id, "expr": rule_expr(r, window), "for": format_duration(r.for_s),
+           **({"keep_firing_for": format_duration(r.keep_firing_s)} if r.keep_firing_s
+              else {}),
            "labels": {"severity": r.severity, **r.labels},
            "annotations": _annotations(r, runbook_base)}
           for r in rules if not r.disabled),  # a disabled rule is written for people, not run

@@ -167,7 +167,7 @@ def propose_rule(spec: RuleSpec, baselines: Sequence[MetricBaseline], k: float,
                                mb.target_applies)
                 bounds.append(Bound(mb.metric, op, value=float(limit[0])))
     return Rule(spec.id, tuple(bounds), spec.for_s, spec.severity, spec.summary, spec.runbook,
-                k=k)
+                k=k, keep_firing_s=spec.keep_firing_s)
 
 
 def target_rule(spec: RuleSpec) -> Rule | None:
@@ -182,7 +182,8 @@ def target_rule(spec: RuleSpec) -> Rule | None:
             bounds.append(Bound(metric_id, op, value=float(target.value)))
     if not bounds:
         return None
-    return Rule(spec.id, tuple(bounds), spec.for_s, spec.severity, spec.summary, spec.runbook)
+    return Rule(spec.id, tuple(bounds), spec.for_s, spec.severity, spec.summary, spec.runbook,
+                keep_firing_s=spec.keep_firing_s)
 
 
 def significant(x: float, digits: int) -> float:

@@ -1,7 +1,9 @@
+import dataclasses
+
 import numpy as np
 import pytest
 
-from alerts.backtest import condition, firing
+from alerts.backtest import condition, episodes, firing
 from alerts.evaluator import RESOLVED_RETENTION_S, AlertState, evaluate
 from alerts.rules import Bound, Rule
 from alerts.state import AlertStore
@@ -42,18 +44,41 @@ def test_a_blip_shorter_than_for_never_fires():
     assert [n for _, _, n in log] == ["pending", "inactive"]
 
 
-def test_evaluator_fires_exactly_where_the_backtest_said(tmp_path):
+@pytest.mark.parametrize("keep_s", [0.0, 300.0])
+def test_evaluator_fires_exactly_where_the_backtest_said(tmp_path, keep_s):
+    rule = dataclasses.replace(RULE, keep_firing_s=keep_s)
     rng = np.random.default_rng(4)
     ts = np.arange(600) * 60.0
     v = 40 + 15 * rng.standard_normal(ts.size)
-    expected = firing(condition(RULE, ts, {"latency_p95": v}), ts, RULE.for_s)
+    expected = firing(condition(rule, ts, {"latency_p95": v}), ts, rule.for_s, keep_s)
     values = dict(zip(ts.tolist(), v.tolist(), strict=True))
     states: dict[str, AlertState] = {}
     got = []
     for t in ts:
-        states, _ = evaluate([RULE], float(t), series_query(values), states)
-        got.append(states[RULE.id].state == "firing")
+        states, _ = evaluate([rule], float(t), series_query(values), states)
+        got.append(states[rule.id].state == "firing")
     assert got == expected.tolist() and any(got)
+    if keep_s:  # kept firing past the condition: no more episodes, longer ones
+        plain = firing(condition(rule, ts, {"latency_p95": v}), ts, rule.for_s)
+        assert len(episodes(expected, ts)) <= len(episodes(plain, ts))
+        assert expected.sum() > plain.sum() and not (plain & ~expected).any()
+
+
+def test_a_firing_alert_resolves_only_after_its_condition_is_clear_for_keep_firing_for():
+    rule = dataclasses.replace(RULE, keep_firing_s=180.0)
+    # Breached 5 minutes (fires after for:), clear 2, breached 1, clear 4.
+    pattern = [1] * 5 + [0] * 2 + [1] + [0] * 4
+    times = [i * 60.0 for i in range(len(pattern))]
+    values = {t: (80.0 if hit else 10.0) for t, hit in zip(times, pattern, strict=True)}
+    _, log = run(rule, values, times)
+    # One page: the two-minute gap is kept firing; resolved 3 minutes into the last gap.
+    assert [(n, at) for at, _, n in log] == [("pending", 0.0), ("firing", 120.0),
+                                             ("resolved", 660.0)]
+    # The back-test agrees point by point.
+    ts = np.array(times)
+    cond = np.array(pattern, dtype=bool)
+    assert firing(cond, ts, rule.for_s, rule.keep_firing_s).tolist() == [
+        t >= 120.0 and t < 660.0 for t in times]
 
 
 def test_state_and_history_survive_a_restart(tmp_path):

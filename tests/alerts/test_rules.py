@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -83,7 +85,14 @@ def test_weekend_hours_and_a_disabled_reason_survive_the_file():
                 600, "info", "s", "rb", k=4.0)
     off = Rule("slow_db_queries", (Bound("db_query_p95", ">", value=3.5),), 300, "warning",
                "s", "rb", k=64.0, disabled="over the false-alarm budget: 0.43/day")
+    rule = dataclasses.replace(rule, keep_firing_s=300.0)
+    assert "keep_firing_for: 5m" in rules_to_yaml([rule])
     back = parse_rules(rules_to_yaml([rule, off]))
+    assert back[0].keep_firing_s == 300.0 and back[1].keep_firing_s == 0.0
+    assert "keep_firing_for: 5m" in prometheus_rules([rule])
+    with pytest.raises(RulesFileError, match=r"rules.0 \(a\).keep_firing_for"):
+        parse_rules("rules: [{id: a, keep_firing_for: soon, bounds: [{metric: request_rate, "
+                    "op: '>', value: 1}]}]")
     assert back[0].bounds[0].weekend == weekend and back[0].bounds[0].hourly == hourly
     assert back[1].disabled == off.disabled
     sat_3h = 1_767_225_600.0 + 2 * 86400 + 3 * 3600  # 2026-01-03, a Saturday

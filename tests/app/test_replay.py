@@ -77,7 +77,7 @@ def _expected(rule, ts: np.ndarray, values: dict[str, np.ndarray]
               ) -> list[tuple[float, float | None]]:
     """The back-test's firing episodes, spelled as the evaluator records them: fired at
     the first firing evaluation, resolved at the first evaluation after the last."""
-    eps = episodes(firing(condition(rule, ts, values), ts, rule.for_s), ts)
+    eps = episodes(firing(condition(rule, ts, values), ts, rule.for_s, rule.keep_firing_s), ts)
     return [(e.start, None if e.end == ts[-1] else e.end + STEP) for e in eps]
 
 

@@ -140,10 +140,11 @@ def _firing_times(server: _Prometheus, expr: str, start: float, end: float) -> s
     return {float(t) for series in body["data"]["result"] for t, _ in series["values"]}
 
 
-def _prometheus_episodes(run: Run, expr: str, for_s: float, ts: np.ndarray) -> list[Episode]:
+def _prometheus_episodes(run: Run, expr: str, for_s: float, ts: np.ndarray,
+                         keep_s: float = 0.0) -> list[Episode]:
     hit = _firing_times(run.server, expr, float(ts[0]), float(ts[-1]))
     cond = np.array([t in hit for t in ts.tolist()])
-    return episodes(firing(cond, ts, for_s), ts)
+    return episodes(firing(cond, ts, for_s, keep_s), ts)
 
 
 def _embedded_slo_episodes(run: Run) -> dict[str, tuple[list[Episode], np.ndarray]]:
@@ -180,8 +181,9 @@ def test_tuned_rules_fire_the_same_episodes_in_prometheus(run: Run) -> None:
     ts = run.history.ts
     assert run.tuned, "the tuner proposed no rule from the day"
     for rule in run.tuned:
-        ours = episodes(firing(condition(rule, ts, run.history.values), ts, rule.for_s), ts)
-        theirs = _prometheus_episodes(run, rule_expr(rule), rule.for_s, ts)
+        ours = episodes(firing(condition(rule, ts, run.history.values), ts, rule.for_s,
+                               rule.keep_firing_s), ts)
+        theirs = _prometheus_episodes(run, rule_expr(rule), rule.for_s, ts, rule.keep_firing_s)
         ok, gap = _matched(ours, theirs)
         rows.append((rule.id, len(ours), len(theirs), gap))
         if not ok:
