@@ -37,8 +37,8 @@ import pytest
 import requests
 
 from alerts.baseline import read_history
-from alerts.rules import RULE_SPECS
-from alerts.tuner import tune_rule
+from alerts.rules import RULE_SPECS, Rule
+from alerts.tuner import Proposal, propose_rule, sigma_of, tune_rule
 from dashboards.data import load_dashboard_data
 from dashboards.definitions import OVERVIEW
 from monitoring.app.backfill import run_backfill
@@ -264,6 +264,12 @@ def test_tuner_proposes_the_same_thresholds(both: Both) -> None:
     for h in histories:
         for m in metrics:
             h.values[m][np.isin(h.ts, excluded[m])] = np.nan
+    # The same points: a region's series has a value in one store and none in the other
+    # for a minute or two around its region's outage (seen: cpu_usage_asia, 4 points).
+    for m in metrics:
+        missing = np.isnan(histories[0].values[m]) | np.isnan(histories[1].values[m])
+        for h in histories:
+            h.values[m][missing] = np.nan
     proposals = [
         {s.id: p for s in RULE_SPECS if (p := tune_rule(
             s, h.ts, h.values, h.faults, settings.k_grid,
@@ -271,10 +277,27 @@ def test_tuner_proposes_the_same_thresholds(both: Both) -> None:
         for h in histories]
     assert proposals[0], "the tuner proposed nothing from the embedded store"
     assert proposals[0].keys() == proposals[1].keys()
-    problems = [msg for rid in proposals[0]
-                for msg in _rules_agree(proposals[0][rid].rule, proposals[1][rid].rule)]
     chosen = {rid: (p.chosen.k, proposals[1][rid].chosen.k) for rid, p in proposals[0].items()}
+    problems = [msg for rid in proposals[0] for msg in _rules_agree(
+        _unrounded(proposals[0][rid]), _unrounded(proposals[1][rid]))]
     assert not problems, f"{problems}; chosen k (embedded, prometheus): {chosen}"
+    # Rounded for people, each threshold may move by half a sigma; the digits kept are
+    # a discrete pick that a last-bit difference in a value on a round number (a
+    # quantile of few observations read off a bucket) can flip, so the two roundings
+    # agree within the two allowances.
+    for rid, p in proposals[0].items():
+        sigma = {mb.metric: sigma_of(mb.baseline) * min(mb.baseline.spread or (1.0,))
+                 for mb in p.baselines}
+        for ba, bb in zip(p.rule.bounds, proposals[1][rid].rule.bounds, strict=True):
+            gap = max(abs(a - b) for a, b in zip(ba.thresholds, bb.thresholds, strict=True))
+            assert gap <= sigma[ba.metric] + 1e-9, (rid, ba, bb)
+
+
+def _unrounded(p: Proposal) -> Rule:
+    """The proposal's rule before its thresholds were rounded."""
+    if p.status == "target":  # the catalog's own round numbers
+        return p.rule
+    return propose_rule(p.spec, p.baselines, p.chosen.k, tail=p.status != "chosen")
 
 
 class _Comparable:
