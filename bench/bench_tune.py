@@ -22,12 +22,16 @@ from alerts.baseline import History, read_history
 from alerts.retune import score_weeks
 from alerts.rules import RULE_SPECS
 from alerts.tuner import tune
+from monitoring.app.config import Config
 from monitoring.groundtruth import FaultLog
 from monitoring.store.base import Point
 from monitoring.store.sqlite import SQLiteStore
 
 TARGET_S = 1.0
 WEEK_S = 7 * 86400
+# UTC and the default regions' offsets, as `ionmon tune` passes them: a weekend is
+# tried on each clock.
+WEEKEND_CLOCKS = Config().weekend_clocks
 
 
 def _synthetic_store(path: Path, seed: int = 7) -> None:
@@ -87,7 +91,8 @@ def main() -> int:
         history = read_history(store, metrics, end - WEEK_S, end, faults, step=60.0)
         t_read = time.perf_counter() - t0
         t0 = time.perf_counter()
-        proposals = tune(RULE_SPECS, history.ts, history.values, history.faults)
+        proposals = tune(RULE_SPECS, history.ts, history.values, history.faults,
+                         weekend_clocks=WEEKEND_CLOCKS)
         scored = score_weeks(proposals, history, held)
         t_tune = time.perf_counter() - t0
         store.close()
