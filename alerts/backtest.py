@@ -65,8 +65,23 @@ def condition(rule: Rule, ts: np.ndarray, values: Mapping[str, np.ndarray],
     for b in rule.bounds:
         v = values.get(b.metric)
         if v is not None:
+            if rule.over_s:
+                v = trailing_mean(ts, v, rule.over_s)
             out |= b.breached(ts, v, calendar)
     return out
+
+
+def trailing_mean(ts: np.ndarray, values: np.ndarray, over_s: float) -> np.ndarray:
+    """Per point, the mean of the finite values in (t - over_s, t]; NaN with none."""
+    v = np.asarray(values, dtype=float)
+    ok = np.isfinite(v)
+    total = np.concatenate(([0.0], np.cumsum(np.where(ok, v, 0.0))))
+    count = np.concatenate(([0], np.cumsum(ok)))
+    hi = np.arange(1, len(v) + 1)
+    lo = np.searchsorted(ts, np.asarray(ts, dtype=float) - over_s, side="right")
+    n = count[hi] - count[lo]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, (total[hi] - total[lo]) / np.maximum(n, 1), np.nan)
 
 
 def firing(cond: np.ndarray, ts: np.ndarray, for_s: float, keep_s: float = 0.0

@@ -15,7 +15,7 @@ from typing import Literal
 
 import numpy as np
 
-from alerts.rules import Rule
+from alerts.rules import OVER_STEP_S, Rule
 from monitoring.store.base import Store
 
 State = Literal["inactive", "pending", "firing", "resolved"]
@@ -59,13 +59,22 @@ def breach(rule: Rule, now: float, query: Query) -> tuple[bool, str | None, floa
     had_data = False
     ts = np.array([now])
     for b in rule.bounds:
-        v = query(b.metric, now)
+        v = query(b.metric, now) if not rule.over_s else _trailing_mean(b.metric, rule, now,
+                                                                         query)
         if v is None or not math.isfinite(v):
             continue
         had_data = True
         if bool(b.breached(ts, np.array([v]))[0]):
             return True, b.metric, v, True
     return False, None, None, had_data
+
+
+def _trailing_mean(metric: str, rule: Rule, now: float, query: Query) -> float | None:
+    """The mean over (now - over, now] at the rules' sampling step, as the back-test's
+    ``trailing_mean`` over its 1-minute grid and Prometheus's subquery read it."""
+    seen = [v for j in range(int(rule.over_s // OVER_STEP_S))
+            if (v := query(metric, now - j * OVER_STEP_S)) is not None and math.isfinite(v)]
+    return sum(seen) / len(seen) if seen else None
 
 
 def step(rule: Rule, prior: AlertState, breached: bool, metric: str | None,

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import yaml
 
-from alerts.rules import Bound, Rule
+from alerts.rules import OVER_STEP_S, Bound, Rule
 from alerts.runbooks import DEFAULT_BASE_URL, runbook_for
 from monitoring import catalog
 from monitoring.durations import format_duration
@@ -33,9 +33,11 @@ def _num(v: float) -> str:
     return repr(float(v))
 
 
-def bound_expr(b: Bound, window: str = RATE_WINDOW) -> str:
+def bound_expr(b: Bound, window: str = RATE_WINDOW, over_s: float = 0.0) -> str:
     """PromQL true (non-empty) while the bound is breached."""
     q = catalog.get(b.metric).promql(window)
+    if over_s:  # the trailing mean the evaluator reads, one sample a minute
+        q = f"avg_over_time(({q})[{format_duration(over_s)}:{format_duration(OVER_STEP_S)}])"
     if b.hourly is None:
         return f"({q}) {b.op} {_num(b.value)}"  # type: ignore[arg-type]
     # One threshold per UTC hour: a vector that holds the current hour's value; with
@@ -59,7 +61,7 @@ def _describe(b: Bound) -> str:
 
 
 def rule_expr(rule: Rule, window: str = RATE_WINDOW) -> str:
-    return " or ".join(f"({bound_expr(b, window)})" for b in rule.bounds)
+    return " or ".join(f"({bound_expr(b, window, rule.over_s)})" for b in rule.bounds)
 
 
 REGION_DOWN = "region_down"

@@ -19,7 +19,7 @@ from typing import Literal
 
 import numpy as np
 
-from alerts.backtest import AFTERGLOW_S, BacktestResult, backtest
+from alerts.backtest import AFTERGLOW_S, BacktestResult, backtest, trailing_mean
 from alerts.rules import Bound, Rule, RuleSpec, bad_ops, calendar_of
 from alerts.stats import Baseline, fit_baseline, profile_hours, with_counting_floor
 from monitoring import catalog
@@ -167,7 +167,7 @@ def propose_rule(spec: RuleSpec, baselines: Sequence[MetricBaseline], k: float,
                                mb.target_applies)
                 bounds.append(Bound(mb.metric, op, value=float(limit[0])))
     return Rule(spec.id, tuple(bounds), spec.for_s, spec.severity, spec.summary, spec.runbook,
-                k=k, keep_firing_s=spec.keep_firing_s)
+                k=k, keep_firing_s=spec.keep_firing_s, over_s=spec.over_s)
 
 
 def target_rule(spec: RuleSpec) -> Rule | None:
@@ -183,7 +183,7 @@ def target_rule(spec: RuleSpec) -> Rule | None:
     if not bounds:
         return None
     return Rule(spec.id, tuple(bounds), spec.for_s, spec.severity, spec.summary, spec.runbook,
-                keep_firing_s=spec.keep_firing_s)
+                keep_firing_s=spec.keep_firing_s, over_s=spec.over_s)
 
 
 def significant(x: float, digits: int) -> float:
@@ -287,7 +287,11 @@ def tune_rule(spec: RuleSpec, ts: np.ndarray, values: Mapping[str, np.ndarray],
     sigma's grid). The chosen thresholds are rounded as far as the back-test allows,
     moving none of them by more than half a sigma.
     """
-    baselines = baselines_for(spec, ts, values, faults, weekend_clocks)
+    # A rule read over a trailing window is fitted on what it reads; the back-test
+    # takes the raw values and averages them as the evaluator does.
+    fitted = values if not spec.over_s else {
+        m: trailing_mean(ts, values[m], spec.over_s) for m in spec.metrics if m in values}
+    baselines = baselines_for(spec, ts, fitted, faults, weekend_clocks)
     if not baselines:
         return None
     normal = outside_faults(ts, faults)

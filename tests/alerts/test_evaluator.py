@@ -3,7 +3,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from alerts.backtest import condition, episodes, firing
+from alerts.backtest import condition, episodes, firing, trailing_mean
 from alerts.evaluator import RESOLVED_RETENTION_S, AlertState, evaluate
 from alerts.rules import Bound, Rule
 from alerts.state import AlertStore
@@ -44,12 +44,13 @@ def test_a_blip_shorter_than_for_never_fires():
     assert [n for _, _, n in log] == ["pending", "inactive"]
 
 
-@pytest.mark.parametrize("keep_s", [0.0, 300.0])
-def test_evaluator_fires_exactly_where_the_backtest_said(tmp_path, keep_s):
-    rule = dataclasses.replace(RULE, keep_firing_s=keep_s)
+@pytest.mark.parametrize("keep_s, over_s", [(0.0, 0.0), (300.0, 0.0), (300.0, 900.0)])
+def test_evaluator_fires_exactly_where_the_backtest_said(tmp_path, keep_s, over_s):
+    rule = dataclasses.replace(RULE, keep_firing_s=keep_s, over_s=over_s)
     rng = np.random.default_rng(4)
     ts = np.arange(600) * 60.0
     v = 40 + 15 * rng.standard_normal(ts.size)
+    v[(ts // 3600) % 3 == 1] += 20  # an hour in three runs high: a trailing mean breaches
     expected = firing(condition(rule, ts, {"latency_p95": v}), ts, rule.for_s, keep_s)
     values = dict(zip(ts.tolist(), v.tolist(), strict=True))
     states: dict[str, AlertState] = {}
@@ -58,7 +59,7 @@ def test_evaluator_fires_exactly_where_the_backtest_said(tmp_path, keep_s):
         states, _ = evaluate([rule], float(t), series_query(values), states)
         got.append(states[rule.id].state == "firing")
     assert got == expected.tolist() and any(got)
-    if keep_s:  # kept firing past the condition: no more episodes, longer ones
+    if keep_s and not over_s:  # kept firing past the condition: fewer or longer episodes
         plain = firing(condition(rule, ts, {"latency_p95": v}), ts, rule.for_s)
         assert len(episodes(expected, ts)) <= len(episodes(plain, ts))
         assert expected.sum() > plain.sum() and not (plain & ~expected).any()
@@ -121,3 +122,20 @@ def test_a_broken_query_marks_one_rule_unhealthy_and_the_others_go_on():
 def test_missing_data_is_not_a_breach(value, health):
     states, _changes = evaluate([RULE], 0.0, lambda m, t: value, {})
     assert states[RULE.id].state == "inactive" and states[RULE.id].health == health
+
+
+def test_a_rule_over_a_window_reads_the_trailing_mean():
+    ts = np.arange(30) * 60.0
+    v = np.where((ts >= 600) & (ts < 900), 200.0, 10.0)  # five minutes at 200
+    v[3] = np.nan  # a missing minute leaves the others' mean
+    mean = trailing_mean(ts, v, 900.0)
+    assert mean[2] == 10.0 and mean[5] == 10.0 and np.isclose(mean[14], (5 * 200 + 9 * 10) / 14)
+    assert np.isclose(mean[20], (5 * 200 + 10 * 10) / 15)  # (5 min, 20 min]: 15 points
+    assert np.isclose(mean[25], (4 * 200 + 11 * 10) / 15)  # the first 200 left the window
+    # One minute at 200 barely moves a 15-minute mean: no breach; five minutes do.
+    rule = dataclasses.replace(RULE, over_s=900.0, for_s=0.0)
+    blip = np.where(ts == 600, 200.0, 10.0)
+    assert not condition(rule, ts, {"latency_p95": blip}).any()
+    assert condition(rule, ts, {"latency_p95": v}).any()
+    with pytest.raises(ValueError, match="whole number of 60 s steps"):
+        dataclasses.replace(RULE, over_s=90.0)

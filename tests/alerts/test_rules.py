@@ -85,11 +85,17 @@ def test_weekend_hours_and_a_disabled_reason_survive_the_file():
                 600, "info", "s", "rb", k=4.0)
     off = Rule("slow_db_queries", (Bound("db_query_p95", ">", value=3.5),), 300, "warning",
                "s", "rb", k=64.0, disabled="over the false-alarm budget: 0.43/day")
-    rule = dataclasses.replace(rule, keep_firing_s=300.0)
+    rule = dataclasses.replace(rule, keep_firing_s=300.0, over_s=900.0)
     assert "keep_firing_for: 5m" in rules_to_yaml([rule])
     back = parse_rules(rules_to_yaml([rule, off]))
     assert back[0].keep_firing_s == 300.0 and back[1].keep_firing_s == 0.0
+    assert back[0].over_s == 900.0 and back[1].over_s == 0.0
     assert "keep_firing_for: 5m" in prometheus_rules([rule])
+    assert "avg_over_time((sum (rate(ion_http_requests_total[5m])))[15m:1m])" in (
+        prometheus_rules([rule]))
+    with pytest.raises(RulesFileError, match=r"rules.0 \(a\).over: expected whole minutes"):
+        parse_rules("rules: [{id: a, over: 90s, bounds: [{metric: request_rate, "
+                    "op: '>', value: 1}]}]")
     with pytest.raises(RulesFileError, match=r"rules.0 \(a\).keep_firing_for"):
         parse_rules("rules: [{id: a, keep_firing_for: soon, bounds: [{metric: request_rate, "
                     "op: '>', value: 1}]}]")

@@ -217,9 +217,18 @@ def test_the_export_holds_the_slo_series_over_the_whole_range(run: Run) -> None:
     """Loaded from the export alone, Prometheus has every SLO's recorded ratios and
     budget from the range's first minutes to its end (less the minutes a region's own
     SLO has no requests to rate: the outage of asia)."""
+    expected = 0.98 * (run.end - run.start) / STEP_S
     for slo in default_slos():
         for name in (catalog.SLO_BUDGET_REMAINING, catalog.slo_error_ratio("5m")):
             expr = f'{name}{{slo="{slo.name}"}}'
-            times = _firing_times(run.server, expr, run.start + 10 * STEP_S, run.end)
-            assert len(times) >= 0.98 * (run.end - run.start) / STEP_S, (expr, len(times))
+            # In CI a query has come back short twice (the last minute missing once, the
+            # whole series once) while the same export read complete on every other
+            # run; the server may still be merging the export's overlapping blocks
+            # (raw scrapes, each stage of rules). Ask again before failing.
+            for _ in range(3):
+                times = _firing_times(run.server, expr, run.start + 10 * STEP_S, run.end)
+                if len(times) >= expected and max(times) == run.end:
+                    break
+                time.sleep(5)
+            assert len(times) >= expected, (expr, len(times))
             assert max(times) == run.end, expr
