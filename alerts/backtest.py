@@ -62,11 +62,14 @@ def condition(rule: Rule, ts: np.ndarray, values: Mapping[str, np.ndarray],
               calendar: Calendar | None = None) -> np.ndarray:
     """Per grid point: is any of the rule's bounds breached?"""
     out = np.zeros(len(ts), dtype=bool)
+    read: dict[str, np.ndarray] = {}  # a metric with bounds on both sides is averaged once
     for b in rule.bounds:
         v = values.get(b.metric)
         if v is not None:
             if rule.over_s:
-                v = trailing_mean(ts, v, rule.over_s)
+                if b.metric not in read:
+                    read[b.metric] = trailing_mean(ts, v, rule.over_s)
+                v = read[b.metric]
             out |= b.breached(ts, v, calendar)
     return out
 

@@ -262,8 +262,7 @@ def fit_baseline(ts: np.ndarray, values: np.ndarray,
     explained = max(0.0, 1.0 - (seasonal_sigma / flat_sigma) ** 2)
     weekly = _weekly(ts, values, profile, center, weekend_offsets)
     if weekly is not None:
-        w_profile, w_residual, offset = weekly
-        w_sigma = robust_sigma(w_residual, center)
+        w_sigma, w_profile, w_residual, offset = weekly
         w_explained = max(0.0, 1.0 - (w_sigma / flat_sigma) ** 2)
         if (w_explained >= min_explained
                 and 1.0 - (w_sigma / seasonal_sigma) ** 2 >= WEEKLY_MIN_EXPLAINED):
@@ -278,9 +277,10 @@ def fit_baseline(ts: np.ndarray, values: np.ndarray,
 
 
 def _weekly(ts: np.ndarray, values: np.ndarray, daily: np.ndarray, center: float,
-            offsets: Sequence[int]) -> tuple[np.ndarray, np.ndarray, int] | None:
-    """The weekday/weekend profile, its residual and the clock (of ``offsets``) that
-    leaves the least; None when no clock has MIN_DAYS_PER_KIND days of each kind."""
+            offsets: Sequence[int]) -> tuple[float, np.ndarray, np.ndarray, int] | None:
+    """The robust sigma of the residual, the weekday/weekend profile, the residual and
+    the clock (of ``offsets``) that leaves the least; None when no clock has
+    MIN_DAYS_PER_KIND days of each kind."""
     best = None
     for offset in dict.fromkeys(offsets):
         if min(_days_of_each_kind(ts, offset)) < MIN_DAYS_PER_KIND:
@@ -292,7 +292,7 @@ def _weekly(ts: np.ndarray, values: np.ndarray, daily: np.ndarray, center: float
         sigma = robust_sigma(residual, center)
         if best is None or sigma < best[0]:
             best = (sigma, weekly, residual, offset)
-    return None if best is None else best[1:]
+    return best
 
 
 def _baseline(center: float, sigma: float, explained: float, profile: np.ndarray | None,
